@@ -1,0 +1,88 @@
+# The two commands that do everything on a fresh machine: `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON310 ?= $(shell pyenv which python3.10 2>/dev/null || command -v python3.10)
+PYTHON311 ?= $(shell pyenv which python3.11 2>/dev/null || command -v python3.11 || command -v python3)
+RASA_ENV := .venv/rasa
+SERVICES_ENV := .venv/services
+RASA := PYTHONPATH=$(CURDIR) PYTHAINLP_OFFLINE=1 TF_CPP_MIN_LOG_LEVEL=3 $(RASA_ENV)/bin/rasa
+MODEL := models/thai-eservice.tar.gz
+NLU_DATA := $(wildcard data/nlu/*.yml) data/rules.yml $(wildcard data/stories*.yml)
+export PYTHAINLP_OFFLINE := 1
+export RASA_TELEMETRY_ENABLED := false
+
+.PHONY: run up down shell test lint train validate lexicon bench bench-nlu setup browser clean
+
+## run: set up, train if needed, start catalog + actions + Rasa + gateway; Ctrl-C stops them
+run: setup $(MODEL)
+	@scripts/stack up
+	@echo
+	@echo "The assistant is up:"
+	@echo "  web chat      http://localhost:8000/"
+	@echo "  Rasa REST     curl -s localhost:5005/webhooks/rest/webhook -d '{\"sender\":\"me\",\"message\":\"ทำพาสปอร์ตกี่บาท\"}'"
+	@echo "  catalog       http://localhost:8001/services"
+	@echo "  terminal chat make shell"
+	@echo "Logs follow; Ctrl-C stops everything."
+	@trap 'scripts/stack down' EXIT INT TERM; tail -n 0 -F run/*.log
+
+## up / down: the same stack in the background
+up: setup $(MODEL)
+	@scripts/stack up
+
+down:
+	@scripts/stack down
+
+## shell: chat with the assistant in the terminal (starts the catalog and actions if needed)
+shell: setup $(MODEL)
+	@scripts/stack up catalog actions
+	@$(RASA) shell --model $(MODEL) --endpoints endpoints.yml
+
+setup: $(RASA_ENV)/.installed $(SERVICES_ENV)/.installed
+
+$(RASA_ENV)/.installed: requirements/rasa.txt requirements/rasa.lock
+	test -x $(RASA_ENV)/bin/python || $(PYTHON310) -m venv $(RASA_ENV)
+	$(RASA_ENV)/bin/pip install -q -U "pip<25" wheel
+	$(RASA_ENV)/bin/pip install -q -r requirements/rasa.txt -c requirements/rasa.lock
+	touch $@
+
+$(SERVICES_ENV)/.installed: requirements/services.txt requirements/services.lock
+	test -x $(SERVICES_ENV)/bin/python || $(PYTHON311) -m venv $(SERVICES_ENV)
+	$(SERVICES_ENV)/bin/pip install -q -U pip
+	$(SERVICES_ENV)/bin/pip install -q -r requirements/services.txt -c requirements/services.lock
+	touch $@
+
+## lexicon: the NLU's service names, from the catalog records
+lexicon: data/nlu/lexicon.yml
+data/nlu/lexicon.yml: $(wildcard catalog/seed/*.json) bot/tools/lexicon.py | $(RASA_ENV)/.installed
+	PYTHONPATH=$(CURDIR) $(RASA_ENV)/bin/python -m bot.tools.lexicon --seed-dir catalog/seed --out $@
+
+## train: only when the model is older than its data, config or components
+train: $(MODEL)
+$(MODEL): config.yml domain.yml $(NLU_DATA) data/nlu/lexicon.yml $(wildcard bot/nlu/*.py) | $(RASA_ENV)/.installed
+	$(RASA) train --config config.yml --domain domain.yml --data data --out models --fixed-model-name thai-eservice
+
+validate: $(RASA_ENV)/.installed
+	$(RASA) data validate --config config.yml --domain domain.yml --data data --fail-on-warnings
+
+lint: setup
+	$(RASA_ENV)/bin/ruff check .
+	$(RASA_ENV)/bin/hadolint Dockerfile
+
+## browser: Debian's Chromium for the web page's tests (no browser download)
+browser:
+	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+
+## test: everything, on a fresh machine
+test: setup browser $(MODEL)
+	$(MAKE) lint
+	$(MAKE) validate
+	$(RASA) test core --model $(MODEL) --stories tests/stories --fail-on-prediction-errors --out results/core
+	$(SERVICES_ENV)/bin/pytest tests/catalog tests/gateway
+	PYTHONPATH=$(CURDIR) $(RASA_ENV)/bin/pytest tests/bot tests/e2e
+
+## bench: the dev conversation set end to end over REST, on the running stack
+bench: up
+	python3 ../shared/eval/score.py --data ../shared/eval/dev.jsonl --concurrency $${CONCURRENCY:-1} \
+		--json results/bench.json | tee results/bench.txt | tail -n 25
+
+clean:
+	scripts/stack down; rm -rf models results run

@@ -1,0 +1,120 @@
+"""Short, polite Thai answers composed from a catalog record's fields, one topic at a time.
+
+Every figure in an answer is a field of the record; a field that is empty gives an
+honest "no data" with the agency's hotline, never a guess.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from actions.details import personal_items
+
+TOPIC_LABELS = {
+    "overview": "ข้อมูลทั่วไป",
+    "eligibility": "คุณสมบัติผู้มีสิทธิ์",
+    "documents": "เอกสารที่ต้องใช้",
+    "fee": "ค่าธรรมเนียม",
+    "benefit": "สิทธิประโยชน์ที่ได้รับ",
+    "payment_date": "วันที่เงินเข้า",
+    "channels": "ช่องทางและสถานที่ยื่น",
+    "steps": "ขั้นตอน",
+    "processing_time": "ระยะเวลาดำเนินการ",
+    "deadline": "กำหนดเวลา",
+    "penalty": "ค่าปรับและผลของการล่าช้า",
+    "status": "การตรวจสอบสถานะ",
+    "contact": "ช่องทางติดต่อ",
+}
+MAX_FACTS = 6
+
+
+def baht(amount: float) -> str:
+    return "ไม่เสียค่าธรรมเนียม" if amount == 0 else f"{amount:,.0f} บาท"
+
+
+def _amount_line(item: dict[str, Any]) -> str:
+    amount = item.get("amount")
+    line = item.get("item", "")
+    if amount is not None:
+        line = f"{line}: {baht(float(amount))}" if line else baht(float(amount))
+    return f"{line} ({item['note']})" if item.get("note") else line
+
+
+def _document_line(doc: dict[str, Any]) -> str:
+    extras = []
+    if doc.get("copies"):
+        extras.append(f"สำเนา {doc['copies']} ฉบับ")
+    if doc.get("note"):
+        extras.append(doc["note"])
+    return doc["name"] + (f" ({', '.join(extras)})" if extras else "")
+
+
+def _channel_line(channel: dict[str, Any]) -> str:
+    parts = [channel.get("name", "")]
+    if channel.get("hours"):
+        parts.append(f"เวลา {channel['hours']}")
+    if channel.get("url"):
+        parts.append(channel["url"])
+    return " ".join(p for p in parts if p)
+
+
+def _contact_lines(record: dict[str, Any]) -> list[str]:
+    contact = record.get("contact") or {}
+    authority = (record.get("competent_authority") or {}).get("name_th", "")
+    lines = [f"{authority} สายด่วน {contact['hotline']}" if contact.get("hotline") else authority]
+    if contact.get("website"):
+        lines.append(f"เว็บไซต์ {contact['website']}")
+    if contact.get("line"):
+        lines.append(f"LINE {contact['line']}")
+    return [line for line in lines if line]
+
+
+def facts(record: dict[str, Any], topic: str, known: dict[str, Any]) -> list[str]:
+    """The record's statements about one topic, as short lines."""
+    if topic == "overview":
+        lines = [record.get("description", "")]
+        lines += (record.get("eligibility") or [])[:1]
+        return [line for line in lines if line]
+    if topic in ("fee", "benefit"):
+        return [_amount_line(i) for i in personal_items(record, topic, known)]
+    if topic == "documents":
+        return [_document_line(d) for d in record.get("documents") or []]
+    if topic == "channels":
+        return [_channel_line(c) for c in record.get("channels") or []]
+    if topic == "steps":
+        return [f"{n}. {step}" for n, step in enumerate(record.get("steps") or [], 1)]
+    if topic == "contact":
+        return _contact_lines(record)
+    field = {
+        "eligibility": "eligibility",
+        "payment_date": "payment_schedule",
+        "processing_time": "processing_time",
+        "deadline": "deadlines",
+        "penalty": "penalties",
+        "status": "status_check",
+    }[topic]
+    value = record.get(field)
+    return [value] if isinstance(value, str) and value else list(value or [])
+
+
+def compose(record: dict[str, Any], topic: str, known: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The answer text and the service card of one topic."""
+    name = record["name"]["th"]
+    label = TOPIC_LABELS.get(topic, topic)
+    lines = facts(record, topic, known)[:MAX_FACTS]
+    if lines:
+        body = "\n".join(f"• {line}" if not line[:2].rstrip(".").isdigit() else line for line in lines)
+        text = f"{name}: {label}\n{body}"
+    else:
+        contact = _contact_lines(record)
+        text = f"{name}: ยังไม่มีข้อมูลเรื่อง{label}ในระบบค่ะ สอบถามได้ที่ {contact[0] if contact else 'สายด่วน 1111'}"
+    text += f"\nที่มา: {record['source_url']} (ข้อมูล ณ {record['updated']})"
+    card = {
+        "title": name,
+        "agency": (record.get("competent_authority") or {}).get("name_th", ""),
+        "topic_label": label,
+        "facts": lines,
+        "source_url": record["source_url"],
+        "updated": record["updated"],
+    }
+    return text, card

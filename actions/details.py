@@ -1,0 +1,83 @@
+"""Personal answers: which detail an amount depends on, and the amounts that fit a person.
+
+Nothing here knows a service: a fee or benefit item's `applies_to` in the catalog
+record (docs/catalog-record.md) says whom it is for.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pythainlp.util import thai_digit_to_arabic_digit
+
+AMOUNT_FIELDS = {"fee": "fees", "benefit": "benefits"}
+# applies_to keys -> the slot that holds the person's detail
+SLOT_OF_KEY = {"age_min": "age", "age_max": "age", "vehicle": "vehicle", "validity_years": "validity_years"}
+
+
+def amount_items(record: dict[str, Any], topic: str) -> list[dict[str, Any]]:
+    return list(record.get(AMOUNT_FIELDS.get(topic, ""), []) or [])
+
+
+def needed_details(record: dict[str, Any], topic: str, known: dict[str, Any]) -> list[str]:
+    """The slots whose values would pick one amount among several, and are still unknown."""
+    items = amount_items(record, topic)
+    if len(items) < 2:
+        return []
+    slots = []
+    for item in items:
+        for key in item.get("applies_to") or {}:
+            slot = SLOT_OF_KEY.get(key)
+            if slot and known.get(slot) is None and slot not in slots:
+                slots.append(slot)
+    return slots
+
+
+def fits(item: dict[str, Any], known: dict[str, Any]) -> bool:
+    """Whether an amount applies to a person, judged on the details we know."""
+    applies = item.get("applies_to") or {}
+    age = known.get("age")
+    if age is not None:
+        if "age_min" in applies and age < applies["age_min"]:
+            return False
+        if "age_max" in applies and age > applies["age_max"]:
+            return False
+    for key in ("vehicle", "validity_years"):
+        if known.get(key) is not None and key in applies and not _same(applies[key], known[key]):
+            return False
+    return True
+
+
+def _same(a: Any, b: Any) -> bool:
+    try:
+        return float(a) == float(b)
+    except (TypeError, ValueError):
+        return str(a) == str(b)
+
+
+def number_in(value: Any) -> float | None:
+    """The number in a slot value such as 75, "75", "อายุ 75" or "อายุ ๗๕"."""
+    if value is None:
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    digits = re.search(r"\d+", thai_digit_to_arabic_digit(str(value)))
+    return float(digits.group()) if digits else None
+
+
+def known_details(slots: dict[str, Any]) -> dict[str, Any]:
+    """The person's details from the slots, as numbers where they are numbers."""
+    vehicle = slots.get("vehicle")
+    return {
+        "age": number_in(slots.get("age")),
+        "validity_years": number_in(slots.get("validity_years")),
+        "vehicle": vehicle if vehicle in ("car", "motorcycle") else None,
+    }
+
+
+def personal_items(record: dict[str, Any], topic: str, known: dict[str, Any]) -> list[dict[str, Any]]:
+    """The amounts for this person; all of them when none fits what we know."""
+    items = amount_items(record, topic)
+    fitting = [item for item in items if fits(item, known)]
+    return fitting or items

@@ -1,0 +1,123 @@
+"""Answer a service question from the catalog, ask back when unsure, hand over to people."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.answers import TOPIC_LABELS, compose
+from actions.catalog import client
+from actions.details import known_details
+from actions.envelope import GOVERNMENT_HOTLINE, ask_payload, send
+from actions.understanding import Question, understand
+from bot.catalog_client import CatalogUnavailable, ServiceNotFound
+
+logger = logging.getLogger(__name__)
+
+SUGGESTED_TOPICS = ("documents", "fee", "channels", "steps")
+
+
+def _service_name(service_id: str) -> str:
+    try:
+        record, _ = client().service(service_id)
+        return record["name"]["th"]
+    except (CatalogUnavailable, ServiceNotFound):
+        return service_id
+
+
+def clarify(dispatcher: CollectingDispatcher, question: Question) -> list[EventType]:
+    if question.candidates:
+        text = "ขออภัยค่ะ ไม่แน่ใจว่าหมายถึงบริการไหน เลือกได้เลยค่ะ"
+        buttons = [{"title": _service_name(s), "payload": ask_payload(s, question.topic)}
+                   for s in question.candidates]
+    else:
+        text = ("ขออภัยค่ะ ดิฉันไม่แน่ใจว่าถามเรื่องอะไร ลองพิมพ์ชื่อบริการกับสิ่งที่อยากรู้ "
+                "เช่น \"ต่อใบขับขี่ใช้เอกสารอะไร\" หรือโทร 1111 ค่ะ")
+        buttons = []
+    dispatcher.utter_message(text=text, buttons=buttons)
+    send(dispatcher, "clarify", options=question.candidates, topic=question.topic)
+    return []
+
+
+class ActionAnswerService(Action):
+    def name(self) -> str:
+        return "action_answer_service"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        question = understand(tracker)
+        if question.needs_clarifying:
+            return clarify(dispatcher, question)
+        try:
+            record, catalog = client().service(question.service)
+        except CatalogUnavailable:
+            dispatcher.utter_message(
+                text="ขออภัยค่ะ ระบบข้อมูลบริการขัดข้องชั่วคราว สอบถามได้ที่สายด่วน 1111 "
+                "หรือเว็บไซต์ www.1111.go.th แล้วลองถามใหม่อีกครั้งนะคะ"
+            )
+            send(dispatcher, "error", service_id=question.service, topic=question.topic)
+            return [SlotSet("service", question.service), SlotSet("topic", question.topic)]
+        except ServiceNotFound:
+            logger.error("service %s is not in any catalog", question.service)
+            return clarify(dispatcher, Question(None, question.topic, 0.0))
+        text, card = compose(record, question.topic, known_details(tracker.current_slot_values()))
+        follow_ups = [t for t in question.other_topics if t != question.topic]
+        follow_ups += [t for t in SUGGESTED_TOPICS if t != question.topic and t not in follow_ups]
+        buttons = [{"title": TOPIC_LABELS[t], "payload": ask_payload(question.service, t)} for t in follow_ups[:3]]
+        dispatcher.utter_message(text=text, buttons=buttons)
+        send(
+            dispatcher,
+            "answer",
+            service_id=question.service,
+            topic=question.topic,
+            source=catalog.name,
+            source_url=record["source_url"],
+            updated=record["updated"],
+            confidence=round(question.confidence, 3),
+            card=card,
+        )
+        return [SlotSet("service", question.service), SlotSet("topic", question.topic)]
+
+
+class ActionClarify(Action):
+    def name(self) -> str:
+        return "action_clarify"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        message = tracker.latest_message or {}
+        ranking = (message.get("service") or {}).get("ranking", [])
+        candidates = [r["name"] for r in ranking if r["name"] != "none" and r["confidence"] >= 0.15][:3]
+        topic = (message.get("topic") or {}).get("name")
+        return clarify(dispatcher, Question(None, topic or "overview", 0.0, candidates=candidates))
+
+
+class ActionHandoff(Action):
+    def name(self) -> str:
+        return "action_handoff"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        service = tracker.get_slot("service")
+        agency_line = ""
+        if service:
+            try:
+                record, _ = client().service(service)
+                contact = record.get("contact") or {}
+                authority = (record.get("competent_authority") or {}).get("name_th", "")
+                if contact.get("hotline") and contact["hotline"] != GOVERNMENT_HOTLINE:
+                    agency_line = f"\nเรื่อง{record['name']['th']} ติดต่อ{authority} โทร {contact['hotline']}"
+            except (CatalogUnavailable, ServiceNotFound):
+                pass
+        dispatcher.utter_message(
+            text="ได้ค่ะ ติดต่อเจ้าหน้าที่ได้ที่ศูนย์บริการข้อมูลภาครัฐ สายด่วน 1111 ตลอด 24 ชั่วโมง" + agency_line
+        )
+        send(dispatcher, "handoff", service_id=service)
+        return []

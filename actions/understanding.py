@@ -1,0 +1,80 @@
+"""From the NLU result and the conversation so far to the question to answer.
+
+The ServiceClassifier and TopicClassifier (bot/nlu/) rank services and topics; a
+button payload names them as entities. Context fills the gaps: a follow-up that names
+no service is about the service in the slot, and a detail given alone (แม่อายุ 75)
+completes the last question.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from rasa_sdk import Tracker
+
+NONE = "none"
+ASK_INTENT = "ask_service"
+# Another topic this likely is also asked in the same message ("...ต้องใช้เอกสารอะไร แล้วไปสมัครที่ไหน").
+OTHER_TOPIC_MIN_CONFIDENCE = 0.2
+
+
+@dataclass
+class Question:
+    service: str | None
+    topic: str
+    confidence: float
+    # Services to offer as buttons when the bot is not sure which one is meant.
+    candidates: list[str] = field(default_factory=list)
+    other_topics: list[str] = field(default_factory=list)
+
+    @property
+    def needs_clarifying(self) -> bool:
+        return self.service is None
+
+
+def _entity(message: dict[str, Any], name: str) -> str | None:
+    for entity in message.get("entities") or []:
+        if entity.get("entity") == name and entity.get("value"):
+            return str(entity["value"])
+    return None
+
+
+def _other_topics(topic: dict[str, Any], chosen: str) -> list[str]:
+    return [
+        t["name"]
+        for t in topic.get("ranking", [])[1:]
+        if t["name"] != chosen and t["confidence"] >= OTHER_TOPIC_MIN_CONFIDENCE
+    ][:2]
+
+
+def understand(tracker: Tracker) -> Question:
+    message = tracker.latest_message or {}
+    intent = (message.get("intent") or {}).get("name")
+    slot_service = tracker.get_slot("service")
+    slot_topic = tracker.get_slot("topic") or "overview"
+
+    if intent != ASK_INTENT:
+        # A detail, or a message routed here by a rule: it continues the last question.
+        return Question(slot_service, slot_topic, 1.0)
+
+    predicted_topic = message.get("topic") or {}
+    topic = _entity(message, "topic") or predicted_topic.get("name") or "overview"
+    others = _other_topics(predicted_topic, topic)
+    named = _entity(message, "service")
+    if named:
+        return Question(named, topic, 1.0, other_topics=others)
+
+    predicted = message.get("service") or {}
+    ranking = [r for r in predicted.get("ranking", []) if r["name"] != NONE]
+    top = predicted.get("name")
+    if top and top != NONE and not predicted.get("ambiguous"):
+        return Question(top, topic, predicted["confidence"], other_topics=others)
+    if top == NONE and not predicted.get("ambiguous") and slot_service:
+        # A follow-up: "แล้วต้องใช้เอกสารอะไรบ้าง" after a passport question.
+        return Question(slot_service, topic, predicted["confidence"], other_topics=others)
+    if slot_service and ranking and slot_service in [r["name"] for r in ranking[:2]]:
+        # Unsure between services, and one of them is what we were talking about.
+        return Question(slot_service, topic, ranking[0]["confidence"], other_topics=others)
+    candidates = [r["name"] for r in ranking[:3] if r["confidence"] >= 0.05]
+    return Question(None, topic, predicted.get("confidence", 0.0), candidates=candidates)

@@ -1,0 +1,1 @@
+"""Rasa graph components for Thai: tokenizer, featurizer and the service and topic classifiers."""

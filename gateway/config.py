@@ -1,0 +1,56 @@
+"""Gateway settings, read from the environment (and a `.env` file, if there is one)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from dotenv import load_dotenv
+
+DEFAULT_RASA_URL = "http://localhost:5005"
+DEFAULT_LINE_API_BASE_URL = "https://api.line.me"
+# Port wildcards are valid CSP source expressions and are matched the same way for CORS.
+DEFAULT_WEB_ALLOWED_ORIGINS = ("http://localhost:*", "http://127.0.0.1:*")
+
+
+def _split_list(raw: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
+    if raw is None or not raw.strip():
+        return default
+    return tuple(item.strip().rstrip("/") for item in raw.split(",") if item.strip())
+
+
+def _float(raw: str | None, default: float) -> float:
+    try:
+        return float(raw) if raw else default
+    except ValueError:
+        return default
+
+
+@dataclass(frozen=True)
+class Settings:
+    rasa_url: str = DEFAULT_RASA_URL
+    rasa_timeout: float = 10.0
+    line_channel_secret: str = ""
+    line_channel_access_token: str = ""
+    line_api_base_url: str = DEFAULT_LINE_API_BASE_URL
+    web_allowed_origins: tuple[str, ...] = field(default=DEFAULT_WEB_ALLOWED_ORIGINS)
+
+    @property
+    def line_enabled(self) -> bool:
+        return bool(self.line_channel_secret and self.line_channel_access_token)
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, *, dotenv: bool = True) -> Settings:
+        if env is None:
+            if dotenv:
+                # The real environment wins over `.env`, so deployments can override a checked-out file.
+                load_dotenv(override=False)
+            env = dict(os.environ)
+        return cls(
+            rasa_url=(env.get("RASA_URL") or DEFAULT_RASA_URL).rstrip("/"),
+            rasa_timeout=_float(env.get("RASA_TIMEOUT"), 10.0),
+            line_channel_secret=env.get("LINE_CHANNEL_SECRET", "").strip(),
+            line_channel_access_token=env.get("LINE_CHANNEL_ACCESS_TOKEN", "").strip(),
+            line_api_base_url=(env.get("LINE_API_BASE_URL") or DEFAULT_LINE_API_BASE_URL).rstrip("/"),
+            web_allowed_origins=_split_list(env.get("WEB_ALLOWED_ORIGINS"), DEFAULT_WEB_ALLOWED_ORIGINS),
+        )

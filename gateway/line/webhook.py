@@ -1,0 +1,247 @@
+"""`POST /line/webhook`: verify the signature, answer 200 at once, handle events in the background."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from linebot.v3.messaging import (
+    AsyncApiClient,
+    AsyncMessagingApi,
+    Configuration,
+    Message,
+    MessageAction,
+    QuickReply,
+    QuickReplyItem,
+    TextMessage,
+)
+from linebot.v3.webhook import SignatureValidator
+from linebot.v3.webhooks import (
+    Event,
+    FollowEvent,
+    GroupSource,
+    JoinEvent,
+    MessageEvent,
+    PostbackEvent,
+    RoomSource,
+    TextMessageContent,
+    UserMentionee,
+    UserSource,
+)
+
+from gateway.config import Settings
+from gateway.envelope import envelope_summary, parse_turn
+from gateway.line import texts
+from gateway.line.dedup import RecentIds
+from gateway.line.messenger import LineMessenger
+from gateway.line.render import MAX_ACTION_LABEL, render_turn, truncate
+from gateway.masking import get_logger
+from gateway.rasa_client import RasaClient, RasaUnavailable
+
+log = get_logger(__name__)
+
+NON_TEXT_MESSAGES = frozenset({"sticker", "image", "audio", "video", "file", "location"})
+NOT_CONFIGURED = (
+    "The LINE channel is not configured on this gateway: set LINE_CHANNEL_SECRET and "
+    "LINE_CHANNEL_ACCESS_TOKEN. The web chat keeps working."
+)
+
+
+def _chat(source: object) -> tuple[str, str] | None:
+    """(chat type, id to push to and to key the conversation on) for a webhook event source."""
+    if isinstance(source, UserSource) and source.user_id:
+        return "user", source.user_id
+    if isinstance(source, GroupSource) and source.group_id:
+        return "group", source.group_id
+    if isinstance(source, RoomSource) and source.room_id:
+        return "room", source.room_id
+    return None
+
+
+def _mentions_bot(message: TextMessageContent) -> bool:
+    mention = message.mention
+    return bool(mention and any(isinstance(m, UserMentionee) and m.is_self for m in mention.mentionees))
+
+
+def _strip_bot_mentions(message: TextMessageContent) -> str:
+    # Mention offsets count UTF-16 code units, like the LINE clients that produce them.
+    units = message.text.encode("utf-16-le")
+    spans = sorted(
+        ((m.index, m.length) for m in (message.mention.mentionees if message.mention else [])
+         if isinstance(m, UserMentionee) and m.is_self),
+        reverse=True,
+    )
+    for index, length in spans:
+        units = units[: index * 2] + units[(index + length) * 2 :]
+    return " ".join(units.decode("utf-16-le", errors="ignore").split())
+
+
+def _greeting() -> TextMessage:
+    items = [
+        QuickReplyItem(action=MessageAction(label=truncate(example, MAX_ACTION_LABEL), text=example))
+        for example in texts.GREETING_EXAMPLES
+    ]
+    return TextMessage(text=texts.GREETING, quick_reply=QuickReply(items=items))
+
+
+class LineChannel:
+    """Owns the LINE API client and the background tasks that answer webhook events."""
+
+    def __init__(self, settings: Settings, rasa: RasaClient) -> None:
+        self._validator = SignatureValidator(settings.line_channel_secret)
+        self._api_client = AsyncApiClient(
+            Configuration(host=settings.line_api_base_url, access_token=settings.line_channel_access_token)
+        )
+        self._messenger = LineMessenger(AsyncMessagingApi(self._api_client))
+        self._rasa = rasa
+        self._recent = RecentIds(max_size=10_000, ttl=3600.0)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._lock_users: dict[str, int] = {}
+
+    def verify(self, body: bytes, signature: str | None) -> bool:
+        if not signature:
+            return False
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            return False
+        return bool(self._validator.validate(text, signature))
+
+    def accept(self, payload: dict[str, Any]) -> int:
+        """Schedule the payload's new events; returns how many were scheduled."""
+        raw_events = payload.get("events")
+        if not isinstance(raw_events, list):
+            return 0
+        scheduled = 0
+        for raw in raw_events:
+            if not isinstance(raw, dict):
+                continue
+            event_id = str(raw.get("webhookEventId") or "")
+            if event_id and self._recent.check_and_add(event_id):
+                redelivery = bool((raw.get("deliveryContext") or {}).get("isRedelivery"))
+                log.info("skipping already handled event %s (redelivery=%s)", event_id, redelivery)
+                continue
+            try:
+                event = Event.from_dict(raw)
+            except Exception:
+                log.warning("unparseable %s event %s skipped", raw.get("type"), event_id, exc_info=True)
+                continue
+            if getattr(event, "mode", None) == "standby":
+                continue  # another channel module owns the chat right now
+            task = asyncio.create_task(self._run(event, event_id))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            scheduled += 1
+        return scheduled
+
+    async def _run(self, event: Event, event_id: str) -> None:
+        chat = _chat(getattr(event, "source", None))
+        key = chat[1] if chat else event_id
+        # One conversation's events are answered in arrival order; different chats run concurrently.
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        self._lock_users[key] = self._lock_users.get(key, 0) + 1
+        try:
+            async with lock:
+                await self._handle(event, event_id, chat)
+        except Exception:
+            log.exception("handling LINE event %s failed", event_id)
+        finally:
+            self._lock_users[key] -= 1
+            if not self._lock_users[key]:
+                del self._lock_users[key]
+                del self._locks[key]
+
+    async def _handle(self, event: Event, event_id: str, chat: tuple[str, str] | None) -> None:
+        if chat is None:
+            return
+        chat_type, chat_id = chat
+        reply_token = getattr(event, "reply_token", None)
+        if isinstance(event, FollowEvent):
+            await self._messenger.deliver(chat_id, reply_token, [_greeting()], event_id)
+        elif isinstance(event, JoinEvent):
+            await self._messenger.deliver(chat_id, reply_token, [TextMessage(text=texts.GROUP_GREETING)], event_id)
+        elif isinstance(event, PostbackEvent):
+            await self._converse(chat_type, chat_id, reply_token, event.postback.data, event_id)
+        elif isinstance(event, MessageEvent):
+            await self._on_message(event, event_id, chat_type, chat_id, reply_token)
+        # unfollow, leave, unsend and the rest need no answer
+
+    async def _on_message(
+        self, event: MessageEvent, event_id: str, chat_type: str, chat_id: str, reply_token: str | None
+    ) -> None:
+        message = event.message
+        in_group = chat_type != "user"
+        if isinstance(message, TextMessageContent):
+            if in_group:
+                if not _mentions_bot(message):
+                    return
+                text = _strip_bot_mentions(message)
+            else:
+                text = message.text.strip()
+            if not text:
+                await self._messenger.deliver(chat_id, reply_token, [_greeting()], event_id)
+                return
+            await self._converse(chat_type, chat_id, reply_token, text, event_id)
+        elif message.type in NON_TEXT_MESSAGES and not in_group:
+            await self._messenger.deliver(chat_id, reply_token, [TextMessage(text=texts.TEXT_ONLY)], event_id)
+
+    async def _converse(
+        self, chat_type: str, chat_id: str, reply_token: str | None, text: str, event_id: str
+    ) -> None:
+        loading = None
+        if chat_type == "user":
+            loading = asyncio.create_task(self._messenger.show_loading(chat_id, event_id))
+        messages: list[Message]
+        try:
+            replies = await self._rasa.send(
+                f"line:{chat_id}", text, {"channel": "line", "chat_type": chat_type, "event_id": event_id}
+            )
+        except RasaUnavailable:
+            log.exception("assistant unavailable for LINE event %s; sent the apology", event_id)
+            messages = [TextMessage(text=texts.APOLOGY)]
+        else:
+            turn = parse_turn(replies)
+            log.info("LINE event %s answered: %s", event_id, envelope_summary(turn.envelope))
+            messages = render_turn(turn)
+            if not messages:
+                log.warning("assistant sent nothing to show for LINE event %s", event_id)
+                messages = [TextMessage(text=texts.NO_ANSWER)]
+        if loading is not None:
+            await loading
+        await self._messenger.deliver(chat_id, reply_token, messages, event_id)
+
+    async def aclose(self, grace: float = 5.0) -> None:
+        if self._tasks:
+            _, pending = await asyncio.wait(set(self._tasks), timeout=grace)
+            for task in pending:
+                task.cancel()
+        await self._api_client.close()
+
+
+def line_router() -> APIRouter:
+    router = APIRouter()
+
+    @router.post("/line/webhook", include_in_schema=False)
+    async def line_webhook(request: Request) -> Response:
+        channel: LineChannel | None = request.app.state.line
+        if channel is None:
+            return JSONResponse({"message": NOT_CONFIGURED}, status_code=503)
+        body = await request.body()
+        # Nothing in the body is looked at before the signature proves it came from LINE.
+        if not channel.verify(body, request.headers.get("x-line-signature")):
+            log.warning("LINE webhook with a missing or invalid signature refused")
+            return JSONResponse({"message": "Invalid signature"}, status_code=400)
+        try:
+            payload = json.loads(body)
+        except ValueError:
+            return JSONResponse({"message": "Body is not JSON"}, status_code=400)
+        if not isinstance(payload, dict):
+            return JSONResponse({"message": "Body is not a webhook payload"}, status_code=400)
+        channel.accept(payload)
+        return PlainTextResponse("OK")
+
+    return router

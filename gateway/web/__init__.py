@@ -1,0 +1,1 @@
+"""Web chat page, its embed script and the `/web/chat` endpoint the page talks to."""

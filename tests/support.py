@@ -1,0 +1,125 @@
+"""Helpers to run the project's servers as real processes in tests.
+
+Standard library only: this module is imported from both the Rasa env (Python 3.10) and the
+services env (Python 3.11).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_SERVICES_PYTHON = ".venv/services/bin/python"
+
+
+def services_python() -> str:
+    """The services env interpreter: env SERVICES_PYTHON, relative paths taken from the repo root."""
+    path = Path(os.environ.get("SERVICES_PYTHON") or DEFAULT_SERVICES_PYTHON)
+    if not path.is_absolute():
+        path = REPO_ROOT / path
+    return str(path)
+
+
+def free_port() -> int:
+    """A TCP port that was free a moment ago (the usual small race is acceptable in tests)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _log_tail(path: Path, chars: int = 4000) -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")[-chars:]
+    except OSError:
+        return "(no log)"
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return 200 <= response.status < 300
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+def start_process(
+    cmd: Sequence[str],
+    health_url: str,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 60,
+    *,
+    cwd: str | Path | None = None,
+    log_path: str | Path | None = None,
+) -> subprocess.Popen:
+    """Start `cmd` and return once `health_url` answers 2xx.
+
+    `env` is added to the current environment. Output goes to `log_path` (a temp file by
+    default, kept as `proc.log_path`) rather than a pipe, which could fill up and block the
+    server. If the process exits or is not healthy within `timeout` seconds it is stopped and
+    RuntimeError carries the end of its log.
+    """
+    full_env = dict(os.environ)
+    full_env.update(env or {})
+    if log_path is None:
+        handle, name = tempfile.mkstemp(prefix="proc-", suffix=".log")
+        os.close(handle)
+        log_path = name
+    log_file = Path(log_path)
+    with open(log_file, "wb") as out:
+        proc = subprocess.Popen(
+            list(cmd),
+            cwd=str(cwd or REPO_ROOT),
+            env=full_env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+    proc.log_path = log_file  # type: ignore[attr-defined]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(
+                f"{cmd[0]} exited with code {proc.returncode} before {health_url} was up:\n"
+                f"{_log_tail(log_file)}"
+            )
+        if _healthy(health_url):
+            return proc
+        time.sleep(0.2)
+    stop_process(proc)
+    raise RuntimeError(f"{health_url} not healthy after {timeout}s:\n{_log_tail(log_file)}")
+
+
+def stop_process(proc: subprocess.Popen, timeout: float = 10) -> None:
+    """Terminate politely (SIGTERM lets uvicorn shut down cleanly), then kill."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=timeout)
+
+
+def catalog_command(port: int, database_url: str, *extra: str) -> list:
+    """Command line that runs the catalog service from the services env."""
+    return [
+        services_python(),
+        "-m",
+        "catalog",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--database",
+        database_url,
+        *extra,
+    ]
