@@ -26,7 +26,9 @@ class ValidateDetailForm(FormValidationAction):
     def name(self) -> str:
         return "validate_detail_form"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
         question = understand(tracker)
         resolved: list[EventType] = []
         if not question.needs_clarifying:
@@ -72,13 +74,15 @@ class AskDetail(Action):
 
     slot = ""
     text = ""
-    buttons: list[dict[str, str]] = []
+    buttons: tuple[dict[str, str], ...] = ()
 
     def name(self) -> str:
         return f"action_ask_{self.slot}"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
-        dispatcher.utter_message(text=self.text, buttons=self.buttons)
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        dispatcher.utter_message(text=self.text, buttons=list(self.buttons))
         send(dispatcher, "form", service_id=tracker.get_slot("service"), topic=tracker.get_slot("topic"),
              requested_slot=self.slot)
         return []
@@ -92,12 +96,16 @@ class AskAge(AskDetail):
 class AskVehicle(AskDetail):
     slot = "vehicle"
     text = "ค่าธรรมเนียมขึ้นกับประเภทรถค่ะ เป็นรถยนต์หรือรถจักรยานยนต์คะ"
-    buttons = [{"title": "รถยนต์", "payload": '/inform{"vehicle": "car"}'},
-               {"title": "รถจักรยานยนต์", "payload": '/inform{"vehicle": "motorcycle"}'}]
+    buttons = (
+        {"title": "รถยนต์", "payload": '/inform{"vehicle": "car"}'},
+        {"title": "รถจักรยานยนต์", "payload": '/inform{"vehicle": "motorcycle"}'},
+    )
 
 
 class AskValidityYears(AskDetail):
     slot = "validity_years"
     text = "ต้องการเล่มอายุ 5 ปี หรือ 10 ปีคะ"
-    buttons = [{"title": "5 ปี", "payload": '/inform{"validity_years": "5"}'},
-               {"title": "10 ปี", "payload": '/inform{"validity_years": "10"}'}]
+    buttons = (
+        {"title": "5 ปี", "payload": '/inform{"validity_years": "5"}'},
+        {"title": "10 ปี", "payload": '/inform{"validity_years": "10"}'},
+    )

@@ -17,4 +17,5 @@ def ask_payload(service: str | None = None, topic: str | None = None) -> str:
 
 
 def send(dispatcher: CollectingDispatcher, kind: str, **fields: Any) -> None:
-    dispatcher.utter_message(json_message={"kind": kind, **{k: v for k, v in fields.items() if v is not None}})
+    payload = {"kind": kind, **{k: v for k, v in fields.items() if v is not None}}
+    dispatcher.utter_message(json_message=payload)

@@ -68,7 +68,9 @@ class ActionAnswerService(Action):
         text, card = compose(record, question.topic, known_details(tracker.current_slot_values()))
         follow_ups = [t for t in question.other_topics if t != question.topic]
         follow_ups += [t for t in SUGGESTED_TOPICS if t != question.topic and t not in follow_ups]
-        buttons = [{"title": TOPIC_LABELS[t], "payload": ask_payload(question.service, t)} for t in follow_ups[:3]]
+        buttons = [
+            {"title": TOPIC_LABELS[t], "payload": ask_payload(question.service, t)} for t in follow_ups[:3]
+        ]
         dispatcher.utter_message(text=text, buttons=buttons)
         send(
             dispatcher,

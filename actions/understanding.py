@@ -17,6 +17,8 @@ NONE = "none"
 ASK_INTENT = "ask_service"
 # Another topic this likely is also asked in the same message ("...ต้องใช้เอกสารอะไร แล้วไปสมัครที่ไหน").
 OTHER_TOPIC_MIN_CONFIDENCE = 0.2
+# A service offered as a button when asking back.
+CANDIDATE_MIN_CONFIDENCE = 0.05
 
 
 @dataclass
@@ -70,11 +72,12 @@ def understand(tracker: Tracker) -> Question:
     top = predicted.get("name")
     if top and top != NONE and not predicted.get("ambiguous"):
         return Question(top, topic, predicted["confidence"], other_topics=others)
-    if top == NONE and not predicted.get("ambiguous") and slot_service:
-        # A follow-up: "แล้วต้องใช้เอกสารอะไรบ้าง" after a passport question.
-        return Question(slot_service, topic, predicted["confidence"], other_topics=others)
-    if slot_service and ranking and slot_service in [r["name"] for r in ranking[:2]]:
+    if slot_service and (top == NONE or not predicted.get("mentions")):
+        # A follow-up that names no service ("แล้วต้องใช้เอกสารอะไรบ้าง") is about the
+        # service we were talking about.
+        return Question(slot_service, topic, predicted.get("confidence", 0.0), other_topics=others)
+    if slot_service and slot_service in [r["name"] for r in ranking[:2]]:
         # Unsure between services, and one of them is what we were talking about.
         return Question(slot_service, topic, ranking[0]["confidence"], other_topics=others)
-    candidates = [r["name"] for r in ranking[:3] if r["confidence"] >= 0.05]
+    candidates = [r["name"] for r in ranking[:3] if r["confidence"] >= CANDIDATE_MIN_CONFIDENCE]
     return Question(None, topic, predicted.get("confidence", 0.0), candidates=candidates)

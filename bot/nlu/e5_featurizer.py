@@ -65,7 +65,7 @@ class E5Featurizer(DenseFeaturizer, GraphComponent):
         size = self._config["batch_size"]
         for start in range(0, len(texts), size):
             vectors = np.atleast_2d(self._model.query(texts[start : start + size]))
-            for message, vector in zip(messages[start : start + size], vectors):
+            for message, vector in zip(messages[start : start + size], vectors, strict=True):
                 self.add_features_to_message(None, vector[np.newaxis, :], TEXT, message)
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:

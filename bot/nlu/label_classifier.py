@@ -3,9 +3,10 @@
 The NLU answers two questions apart: which service, and what about it. Both are
 labels in the metadata of the `ask_service` examples (see data/nlu/), so adding a
 service needs its catalog names and some examples, not new intents. This base class
-trains a logistic regression on the sentence features of the featurizers before it
-and writes a ranking into the parse result; subclasses name the label and may add
-features of their own.
+trains a logistic regression on the sentence features of the featurizers before it,
+plus, when `lexicon_weight` is set, the catalog names found in the message
+(bot.nlu.service_lexicon), and writes a ranking into the parse result; subclasses
+name the label.
 """
 
 from __future__ import annotations
@@ -19,11 +20,15 @@ import scipy.sparse
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.constants import TOKENS_NAMES
 from rasa.nlu.featurizers.featurizer import Featurizer
 from rasa.shared.nlu.constants import INTENT, METADATA, METADATA_EXAMPLE, METADATA_INTENT, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import normalize
+
+from bot.nlu.service_lexicon import ServiceLexicon
 
 logger = logging.getLogger(__name__)
 
@@ -54,11 +59,13 @@ class LabelClassifier(GraphComponent):
     @staticmethod
     def get_default_config() -> dict[str, Any]:
         return {
-            "C": 5.0,
-            "max_iter": 2000,
-            # e5 vectors have unit length while counts are integers; this balances them.
-            "dense_weight": 4.0,
+            "C": 10.0,
+            "max_iter": 500,
+            # Both the count vector and the e5 vector have unit length; this weighs them.
+            "dense_weight": 1.0,
             "ranking_length": 5,
+            # Weight of the catalog-name features; 0 leaves them out.
+            "lexicon_weight": 0.0,
             # Below this top confidence, or this close to the runner-up, the label is unsure.
             "threshold": 0.5,
             "ambiguity_margin": 0.1,
@@ -75,6 +82,7 @@ class LabelClassifier(GraphComponent):
         self._model_storage = model_storage
         self._resource = resource
         self.classifier = classifier
+        self.lexicon: ServiceLexicon | None = None
 
     @classmethod
     def create(
@@ -91,8 +99,13 @@ class LabelClassifier(GraphComponent):
         """The label to learn from this example, or None to leave it out."""
         return metadata_label(message, self.label_key)
 
-    def extra_features(self, messages: list[Message]) -> scipy.sparse.csr_matrix | None:
-        return None
+    def lexicon_row(self, words: list[str]) -> list[float]:
+        """The catalog-name features of a message: by default one per service."""
+        return self.lexicon.vector(words) if self.lexicon else []
+
+    @staticmethod
+    def words(message: Message) -> list[str]:
+        return [t.text for t in message.get(TOKENS_NAMES[TEXT]) or []]
 
     # -- training and prediction --------------------------------------------------------
     def features(self, messages: list[Message]) -> scipy.sparse.csr_matrix:
@@ -100,14 +113,19 @@ class LabelClassifier(GraphComponent):
         for message in messages:
             sparse = message.get_sparse_features(TEXT)[1]
             dense = message.get_dense_features(TEXT)[1]
-            parts = [scipy.sparse.csr_matrix(sparse.features) if sparse else None,
+            parts = [normalize(scipy.sparse.csr_matrix(sparse.features)) if sparse else None,
                      scipy.sparse.csr_matrix(dense.features * self.config["dense_weight"]) if dense else None]
             rows.append(scipy.sparse.hstack([p for p in parts if p is not None]).tocsr())
         matrix = scipy.sparse.vstack(rows).tocsr()
-        extra = self.extra_features(messages)
-        return matrix if extra is None else scipy.sparse.hstack([matrix, extra]).tocsr()
+        if self.lexicon is None:
+            return matrix
+        lexicon = np.array([self.lexicon_row(self.words(m)) for m in messages])
+        weighted = scipy.sparse.csr_matrix(lexicon * self.config["lexicon_weight"])
+        return scipy.sparse.hstack([matrix, weighted]).tocsr()
 
     def train(self, training_data: TrainingData) -> Resource:
+        if self.config["lexicon_weight"]:
+            self.lexicon = ServiceLexicon.from_training_data(training_data)
         examples, labels = [], []
         for message in training_data.training_examples:
             label = self.training_label(message) if message.get(TEXT) and message.get(INTENT) else None
@@ -128,13 +146,13 @@ class LabelClassifier(GraphComponent):
         if self.classifier is None or not messages:
             return [[] for _ in messages]
         probabilities = self.classifier.predict_proba(self.features(messages))
-        rankings = []
-        for row in probabilities:
+        labels = self.classifier.classes_
+
+        def ranked(row: np.ndarray) -> list[dict[str, Any]]:
             order = np.argsort(-row)[: self.config["ranking_length"]]
-            rankings.append(
-                [{"name": str(self.classifier.classes_[i]), "confidence": round(float(row[i]), 4)} for i in order]
-            )
-        return rankings
+            return [{"name": str(labels[i]), "confidence": round(float(row[i]), 4)} for i in order]
+
+        return [ranked(row) for row in probabilities]
 
     def verdict(self, ranking: list[dict[str, Any]]) -> dict[str, Any]:
         """The top label, and whether it is sure enough to act on."""
@@ -148,21 +166,20 @@ class LabelClassifier(GraphComponent):
         return {"name": top["name"], "confidence": top["confidence"], "ambiguous": ambiguous}
 
     def process(self, messages: list[Message]) -> list[Message]:
-        for message, ranking in zip(messages, self.rank(messages)):
-            message.set(self.output_key, {**self.verdict(ranking), "ranking": ranking}, add_to_output=True)
+        for message, ranking in zip(messages, self.rank(messages), strict=True):
+            verdict = {**self.verdict(ranking), "ranking": ranking}
+            message.set(self.output_key, verdict, add_to_output=True)
         return messages
 
     # -- persistence ----------------------------------------------------------------------
-    def persist_extra(self, directory: Any) -> None:
-        pass
-
     def persist(self) -> None:
         import skops.io as sio
 
         with self._model_storage.write_to(self._resource) as directory:
             sio.dump(self.classifier, directory / "classifier.skops")
-            (directory / "config.json").write_text(json.dumps(self.config), encoding="utf-8")
-            self.persist_extra(directory)
+            if self.lexicon:
+                names = json.dumps(self.lexicon.names, ensure_ascii=False)
+                (directory / "lexicon.json").write_text(names, encoding="utf-8")
 
     @classmethod
     def load(
@@ -180,11 +197,10 @@ class LabelClassifier(GraphComponent):
                 path = directory / "classifier.skops"
                 classifier = sio.load(path, trusted=sio.get_untrusted_types(file=path))
                 component = cls(config, model_storage, resource, classifier)
-                component.load_extra(directory)
+                lexicon = directory / "lexicon.json"
+                if lexicon.exists():
+                    component.lexicon = ServiceLexicon(json.loads(lexicon.read_text(encoding="utf-8")))
                 return component
         except (ValueError, FileNotFoundError):
             logger.warning("%s: no trained classifier in the model.", cls.__name__)
             return cls(config, model_storage, resource)
-
-    def load_extra(self, directory: Any) -> None:
-        pass

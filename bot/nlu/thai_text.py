@@ -14,9 +14,9 @@ from functools import lru_cache
 # Nothing may download at run time: pythainlp must use what its package ships.
 os.environ.setdefault("PYTHAINLP_OFFLINE", "1")
 
-from pythainlp.corpus import thai_words  # noqa: E402
-from pythainlp.tokenize import Trie, word_tokenize  # noqa: E402
-from pythainlp.util import dict_trie, normalize, thai_digit_to_arabic_digit  # noqa: E402
+from pythainlp.corpus import thai_words
+from pythainlp.tokenize import Trie, word_tokenize
+from pythainlp.util import dict_trie, normalize, thai_digit_to_arabic_digit
 
 # pythainlp's normalize() collapses repeated vowels and tone marks; people also
 # stretch final consonants and Latin letters ("ดีจ้าาา", "ได้ม๊ากกก", "helloooo").

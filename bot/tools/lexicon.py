@@ -73,12 +73,15 @@ def render(records: Iterable[dict]) -> str:
                 "examples": [{"text": n, "metadata": {"topic": "overview"}} for n in names],
             }
         )
-    body = yaml.dump({"version": "3.1", "nlu": nlu}, Dumper=_Dumper, allow_unicode=True, sort_keys=False, width=120)
+    document = {"version": "3.1", "nlu": nlu}
+    body = yaml.dump(document, Dumper=_Dumper, allow_unicode=True, sort_keys=False, width=120)
     return HEADER + body
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--seed-dir", type=Path)
     source.add_argument("--catalog")

@@ -1,0 +1,2 @@
+CREATE DATABASE rasa;
+CREATE DATABASE catalog;
