@@ -69,7 +69,7 @@ lint: setup
 
 ## browser: Debian's Chromium for the web page's tests (no browser download)
 browser:
-	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+	@command -v chromium >/dev/null && fc-list | grep -qi tlwg || { apt-get update -qq && apt-get install -y -qq chromium fonts-thai-tlwg >/dev/null; }
 
 ## test: everything, on a fresh machine
 test: setup browser $(MODEL)

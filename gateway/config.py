@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from dotenv import load_dotenv
+from dotenv import find_dotenv, load_dotenv
 
 DEFAULT_RASA_URL = "http://localhost:5005"
 DEFAULT_LINE_API_BASE_URL = "https://api.line.me"
@@ -43,8 +43,8 @@ class Settings:
     def from_env(cls, env: dict[str, str] | None = None, *, dotenv: bool = True) -> Settings:
         if env is None:
             if dotenv:
-                # The real environment wins over `.env`, so deployments can override a checked-out file.
-                load_dotenv(override=False)
+                # `.env` from the working directory up; the real environment wins over the file.
+                load_dotenv(find_dotenv(usecwd=True), override=False)
             env = dict(os.environ)
         return cls(
             rasa_url=(env.get("RASA_URL") or DEFAULT_RASA_URL).rstrip("/"),

@@ -85,7 +85,11 @@ def _card_from(custom: dict[str, Any]) -> Card | None:
     if isinstance(raw, dict):
         title = _text(raw.get("title")) or _text(custom.get("source")) or _text(custom.get("service_id"))
         facts_raw = raw.get("facts")
-        facts = [f.strip() for f in facts_raw if isinstance(f, str) and f.strip()] if isinstance(facts_raw, list) else []
+        facts = (
+            [f.strip() for f in facts_raw if isinstance(f, str) and f.strip()]
+            if isinstance(facts_raw, list)
+            else []
+        )
         source_url = raw.get("source_url") or custom.get("source_url")
         return Card(
             title=title,

@@ -25,7 +25,9 @@ class RasaClient:
     async def aclose(self) -> None:
         await self._client.aclose()
 
-    async def send(self, sender: str, message: str, metadata: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    async def send(
+        self, sender: str, message: str, metadata: dict[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
         """Send one user message and return Rasa's reply messages."""
         body = {"sender": sender, "message": message, "metadata": metadata or {}}
         try:

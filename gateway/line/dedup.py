@@ -10,7 +10,9 @@ from collections.abc import Callable
 class RecentIds:
     """A bounded set with expiry: at most `max_size` ids, each kept for `ttl` seconds."""
 
-    def __init__(self, max_size: int = 10_000, ttl: float = 3600.0, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self, max_size: int = 10_000, ttl: float = 3600.0, clock: Callable[[], float] = time.monotonic
+    ):
         self._max_size = max_size
         self._ttl = ttl
         self._clock = clock

@@ -80,8 +80,12 @@ class LineMessenger:
                 elif _retryable(exc):
                     log.warning("reply failed (HTTP %s) for event %s; sending by push", exc.status, event_id)
                 else:
-                    log.error("LINE refused the reply for event %s: HTTP %s %s",
-                              event_id, exc.status, _error_message(exc))
+                    log.error(
+                        "LINE refused the reply for event %s: HTTP %s %s",
+                        event_id,
+                        exc.status,
+                        _error_message(exc),
+                    )
                     return
             except NETWORK_ERRORS:
                 log.warning("reply failed for event %s; sending by push", event_id, exc_info=True)
@@ -103,8 +107,9 @@ class LineMessenger:
                 if exc.status == 409:
                     return True
                 if not _retryable(exc) or attempt == PUSH_ATTEMPTS:
-                    log.error("LINE push failed for event %s: HTTP %s %s",
-                              event_id, exc.status, _error_message(exc))
+                    log.error(
+                        "LINE push failed for event %s: HTTP %s %s", event_id, exc.status, _error_message(exc)
+                    )
                     return False
             except NETWORK_ERRORS:
                 if attempt == PUSH_ATTEMPTS:

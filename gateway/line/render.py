@@ -119,16 +119,18 @@ def card_bubble(card: Card) -> dict[str, Any]:
         body.append(_text_component(card.agency, size="sm", color="#555555"))
         body.append({"type": "separator", "margin": "md"})
     for fact in card.facts:
-        body.append({
-            "type": "box",
-            "layout": "baseline",
-            "spacing": "sm",
-            "margin": "md",
-            "contents": [
-                {"type": "text", "text": "•", "flex": 0, "size": "sm", "color": CARD_COLOR},
-                _text_component(fact, size="sm", flex=1, color="#222222"),
-            ],
-        })
+        body.append(
+            {
+                "type": "box",
+                "layout": "baseline",
+                "spacing": "sm",
+                "margin": "md",
+                "contents": [
+                    {"type": "text", "text": "•", "flex": 0, "size": "sm", "color": CARD_COLOR},
+                    _text_component(fact, size="sm", flex=1, color="#222222"),
+                ],
+            }
+        )
     if not card.facts:
         body.append(_text_component("ดูรายละเอียดได้จากเว็บไซต์ของหน่วยงาน", size="sm", margin="md"))
     if card.updated:
@@ -150,13 +152,15 @@ def card_bubble(card: Card) -> dict[str, Any]:
         bubble["footer"] = {
             "type": "box",
             "layout": "vertical",
-            "contents": [{
-                "type": "button",
-                "style": "primary",
-                "height": "sm",
-                "color": CARD_COLOR,
-                "action": {"type": "uri", "label": SOURCE_BUTTON_LABEL, "uri": card.source_url},
-            }],
+            "contents": [
+                {
+                    "type": "button",
+                    "style": "primary",
+                    "height": "sm",
+                    "color": CARD_COLOR,
+                    "action": {"type": "uri", "label": SOURCE_BUTTON_LABEL, "uri": card.source_url},
+                }
+            ],
         }
     return bubble
 

@@ -70,8 +70,11 @@ def _strip_bot_mentions(message: TextMessageContent) -> str:
     # Mention offsets count UTF-16 code units, like the LINE clients that produce them.
     units = message.text.encode("utf-16-le")
     spans = sorted(
-        ((m.index, m.length) for m in (message.mention.mentionees if message.mention else [])
-         if isinstance(m, UserMentionee) and m.is_self),
+        (
+            (m.index, m.length)
+            for m in (message.mention.mentionees if message.mention else [])
+            if isinstance(m, UserMentionee) and m.is_self
+        ),
         reverse=True,
     )
     for index, length in spans:
@@ -163,7 +166,9 @@ class LineChannel:
         if isinstance(event, FollowEvent):
             await self._messenger.deliver(chat_id, reply_token, [_greeting()], event_id)
         elif isinstance(event, JoinEvent):
-            await self._messenger.deliver(chat_id, reply_token, [TextMessage(text=texts.GROUP_GREETING)], event_id)
+            await self._messenger.deliver(
+                chat_id, reply_token, [TextMessage(text=texts.GROUP_GREETING)], event_id
+            )
         elif isinstance(event, PostbackEvent):
             await self._converse(chat_type, chat_id, reply_token, event.postback.data, event_id)
         elif isinstance(event, MessageEvent):

@@ -20,9 +20,8 @@ STATIC_DIR = Path(__file__).parent / "static"
 ASSETS = {"chat.js": "text/javascript", "chat.css": "text/css"}
 MAX_MESSAGE_CHARS = 1000
 SENDER_PATTERN = r"^[A-Za-z0-9_-]{8,64}$"
-UNAVAILABLE_TH = (
-    "ขออภัยค่ะ ระบบตอบคำถามขัดข้องชั่วคราว กรุณาลองใหม่อีกครั้ง หรือโทรสายด่วน 1111"
-)
+UNAVAILABLE_TH = "ขออภัยค่ะ ระบบตอบคำถามขัดข้องชั่วคราว กรุณาลองใหม่อีกครั้ง หรือโทรสายด่วน 1111"
+NO_ANSWER_TH = "ขออภัยค่ะ ยังตอบคำถามนี้ไม่ได้ ลองพิมพ์ถามใหม่อีกครั้ง หรือโทรสายด่วน 1111 ค่ะ"
 
 
 class ChatRequest(BaseModel):
@@ -57,6 +56,15 @@ def content_security_policy(allowed: tuple[str, ...]) -> str:
     )
 
 
+def _parse_chat_request(raw: bytes) -> ChatRequest | list[str]:
+    """The request, or the names of the fields that are wrong."""
+    try:
+        body = ChatRequest.model_validate_json(raw)
+    except ValidationError as exc:
+        return sorted({str(e["loc"][0]) for e in exc.errors() if e.get("loc")}) or ["body"]
+    return body if body.message.strip() else ["message"]
+
+
 def _cors_headers(origin: str) -> dict[str, str]:
     return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
 
@@ -72,7 +80,9 @@ def web_router(allowed_origins: tuple[str, ...]) -> APIRouter:
 
     @router.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
     async def page() -> FileResponse:
-        return FileResponse(STATIC_DIR / "index.html", media_type="text/html; charset=utf-8", headers=page_headers)
+        return FileResponse(
+            STATIC_DIR / "index.html", media_type="text/html; charset=utf-8", headers=page_headers
+        )
 
     @router.get("/static/{name}", include_in_schema=False)
     async def asset(name: str) -> Response:
@@ -90,8 +100,11 @@ def web_router(allowed_origins: tuple[str, ...]) -> APIRouter:
         return FileResponse(
             STATIC_DIR / "widget.js",
             media_type="text/javascript; charset=utf-8",
-            headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "no-cache",
-                     "Access-Control-Allow-Origin": "*"},
+            headers={
+                "X-Content-Type-Options": "nosniff",
+                "Cache-Control": "no-cache",
+                "Access-Control-Allow-Origin": "*",
+            },
         )
 
     @router.options("/web/chat", include_in_schema=False)
@@ -115,11 +128,9 @@ def web_router(allowed_origins: tuple[str, ...]) -> APIRouter:
                 cors = _cors_headers(origin)
             elif not _same_origin(request, origin):
                 return JSONResponse({"error": "origin not allowed"}, status_code=403)
-        try:
-            body = ChatRequest.model_validate_json(await request.body())
-        except ValidationError as exc:
-            fields = sorted({str(e["loc"][0]) for e in exc.errors() if e.get("loc")})
-            return JSONResponse({"error": "invalid request", "fields": fields}, status_code=422, headers=cors)
+        body = _parse_chat_request(await request.body())
+        if isinstance(body, list):
+            return JSONResponse({"error": "invalid request", "fields": body}, status_code=422, headers=cors)
         rasa: RasaClient = request.app.state.rasa
         try:
             replies = await rasa.send(f"web:{body.sender}", body.message.strip(), {"channel": "web"})
@@ -128,6 +139,8 @@ def web_router(allowed_origins: tuple[str, ...]) -> APIRouter:
             return JSONResponse({"error": UNAVAILABLE_TH}, status_code=503, headers=cors)
         turn = parse_turn(replies)
         log.info("web turn for %s: %s", body.sender[:8], envelope_summary(turn.envelope))
+        if turn.is_empty:
+            log.warning("assistant sent nothing to show for web sender %s", body.sender[:8])
         return JSONResponse(render_web(turn), headers=cors)
 
     return router
@@ -135,6 +148,8 @@ def web_router(allowed_origins: tuple[str, ...]) -> APIRouter:
 
 def render_web(turn: BotTurn) -> dict[str, Any]:
     messages: list[dict[str, Any]] = [{"type": "text", "text": text} for text in turn.texts]
+    if turn.is_empty:
+        messages.append({"type": "text", "text": NO_ANSWER_TH})
     if turn.card is not None:
         messages.append({"type": "card", "card": turn.card.to_dict()})
     envelope = {k: v for k, v in (turn.envelope or {}).items() if k != "card"} or None

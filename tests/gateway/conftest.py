@@ -29,8 +29,13 @@ from gateway.config import Settings  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 
 if os.environ.get("GATEWAY_DEV_STUB_RASA"):
@@ -41,8 +46,12 @@ if os.environ.get("GATEWAY_DEV_STUB_RASA"):
         script = "/tmp/stub_rasa.py" if script == "1" else script
         port = free_port()
         log_path = tmp_path_factory.mktemp("stub-rasa") / "stub.log"
-        proc = start_process([sys.executable, script, "--port", str(port)], f"http://127.0.0.1:{port}/",
-                             timeout=20, log_path=log_path)
+        proc = start_process(
+            [sys.executable, script, "--port", str(port)],
+            f"http://127.0.0.1:{port}/",
+            timeout=20,
+            log_path=log_path,
+        )
         try:
             yield f"http://127.0.0.1:{port}"
         finally:
@@ -56,6 +65,7 @@ def closed_port_url() -> str:
 
 
 # ---- LINE ----
+
 
 @pytest.fixture(scope="session")
 def _line_double() -> Iterator[LineApiDouble]:
@@ -84,18 +94,21 @@ def gateway_factory() -> Iterator[Callable[[Settings], InProcessGateway]]:
 
 
 @pytest.fixture
-def line_gateway(rasa_url: str, line_api: LineApiDouble,
-                 gateway_factory: Callable[[Settings], InProcessGateway]) -> InProcessGateway:
+def line_gateway(
+    rasa_url: str, line_api: LineApiDouble, gateway_factory: Callable[[Settings], InProcessGateway]
+) -> InProcessGateway:
     return gateway_factory(line_settings(rasa_url, line_api))
 
 
 @pytest.fixture
-def line_gateway_rasa_down(closed_port_url: str, line_api: LineApiDouble,
-                           gateway_factory: Callable[[Settings], InProcessGateway]) -> InProcessGateway:
+def line_gateway_rasa_down(
+    closed_port_url: str, line_api: LineApiDouble, gateway_factory: Callable[[Settings], InProcessGateway]
+) -> InProcessGateway:
     return gateway_factory(line_settings(closed_port_url, line_api, rasa_timeout=3.0))
 
 
 # ---- web: the gateway as a real process (`python -m gateway`), one per assistant URL ----
+
 
 class _ProcessPool:
     def __init__(self, workdir: Path) -> None:
@@ -106,11 +119,21 @@ class _ProcessPool:
         if rasa not in self._procs:
             port = free_port()
             base_url = f"http://127.0.0.1:{port}"
-            env = {"RASA_URL": rasa, "RASA_TIMEOUT": "10", "LINE_CHANNEL_SECRET": "", "LINE_CHANNEL_ACCESS_TOKEN": "",
-                   "WEB_ALLOWED_ORIGINS": "http://localhost:*,http://127.0.0.1:*"}
-            proc = start_process([sys.executable, "-m", "gateway", "--host", "127.0.0.1", "--port", str(port)],
-                                 f"{base_url}/health", env=env, timeout=60, cwd=REPO_ROOT,
-                                 log_path=self._workdir / f"gateway-{port}.log")
+            env = {
+                "RASA_URL": rasa,
+                "RASA_TIMEOUT": "10",
+                "LINE_CHANNEL_SECRET": "",
+                "LINE_CHANNEL_ACCESS_TOKEN": "",
+                "WEB_ALLOWED_ORIGINS": "http://localhost:*,http://127.0.0.1:*",
+            }
+            proc = start_process(
+                [sys.executable, "-m", "gateway", "--host", "127.0.0.1", "--port", str(port)],
+                f"{base_url}/health",
+                env=env,
+                timeout=60,
+                cwd=REPO_ROOT,
+                log_path=self._workdir / f"gateway-{port}.log",
+            )
             self._procs[rasa] = (proc, base_url)
         return self._procs[rasa][1]
 
@@ -139,7 +162,8 @@ def web_gateway_rasa_down(closed_port_url: str, _gateway_processes: _ProcessPool
 
 # ---- browser ----
 
-@pytest.fixture(scope="session")
+
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
@@ -154,8 +178,13 @@ def browser() -> Iterator[Any]:
 @pytest.fixture
 def phone_page(browser: Any) -> Iterator[Any]:
     """A phone-size page (390x844) in a fresh context, so storage starts empty."""
-    context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2,
-                                  is_mobile=True, has_touch=True, locale="th-TH")
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844},
+        device_scale_factor=2,
+        is_mobile=True,
+        has_touch=True,
+        locale="th-TH",
+    )
     page = context.new_page()
     page.set_default_timeout(30_000)
     yield page

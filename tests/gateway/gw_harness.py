@@ -25,8 +25,9 @@ class InProcessGateway:
     def __init__(self, settings: Settings) -> None:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=self.port, log_config=None,
-                                lifespan="on")
+        config = uvicorn.Config(
+            create_app(settings), host="127.0.0.1", port=self.port, log_config=None, lifespan="on"
+        )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="gateway", daemon=True)
 
@@ -43,8 +44,9 @@ class InProcessGateway:
         self._server.should_exit = True
         self._thread.join(timeout=15)
 
-    def post_events(self, *events: dict[str, Any], secret: str = CHANNEL_SECRET,
-                    signature: str | None = None) -> httpx.Response:
+    def post_events(
+        self, *events: dict[str, Any], secret: str = CHANNEL_SECRET, signature: str | None = None
+    ) -> httpx.Response:
         body = payload(*events)
         headers = {"Content-Type": "application/json; charset=utf-8"}
         headers["X-Line-Signature"] = signature if signature is not None else sign(body, secret)

@@ -20,12 +20,33 @@ import secrets
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import Any
 
-MESSAGE_TYPES = ("text", "textV2", "sticker", "image", "video", "audio", "location", "imagemap", "template", "flex")
-ACTION_TYPES = ("postback", "message", "uri", "datetimepicker", "camera", "cameraRoll", "location", "clipboard")
+MESSAGE_TYPES = (
+    "text",
+    "textV2",
+    "sticker",
+    "image",
+    "video",
+    "audio",
+    "location",
+    "imagemap",
+    "template",
+    "flex",
+)
+ACTION_TYPES = (
+    "postback",
+    "message",
+    "uri",
+    "datetimepicker",
+    "camera",
+    "cameraRoll",
+    "location",
+    "clipboard",
+)
 RECIPIENT_ID = re.compile(r"^[UCR][0-9a-f]{32}$")
 USER_ID = re.compile(r"^U[0-9a-f]{32}$")
 RETRY_KEY = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -103,7 +124,9 @@ def _check_action(action: Any, prop: str, errors: _Errors, *, label_required: bo
         elif utf16_len(data) > MAX_POSTBACK_DATA:
             errors.add(f"{prop}.data", f"Length must be between 1 and {MAX_POSTBACK_DATA}")
         display = action.get("displayText")
-        if display is not None and (not isinstance(display, str) or not 1 <= utf16_len(display) <= MAX_DISPLAY_TEXT):
+        if display is not None and (
+            not isinstance(display, str) or not 1 <= utf16_len(display) <= MAX_DISPLAY_TEXT
+        ):
             errors.add(f"{prop}.displayText", f"Length must be between 1 and {MAX_DISPLAY_TEXT}")
     elif kind == "message":
         text = action.get("text")
@@ -126,7 +149,9 @@ def _check_flex_component(node: Any, prop: str, errors: _Errors) -> None:
     kind = node.get("type")
     if kind == "box":
         if node.get("layout") not in ("horizontal", "vertical", "baseline"):
-            errors.add(f"{prop}.layout", "Must be one of the following values: [horizontal, vertical, baseline]")
+            errors.add(
+                f"{prop}.layout", "Must be one of the following values: [horizontal, vertical, baseline]"
+            )
         contents = node.get("contents")
         if not isinstance(contents, list):
             errors.add(f"{prop}.contents", "Must be specified")
@@ -274,7 +299,9 @@ class LineApiDouble:
         with self._lock:
             self._reply_tokens[token] = time.monotonic() - self.reply_token_ttl - 1
 
-    def fail_next(self, path: str, status: int = 500, body: dict[str, Any] | None = None, times: int = 1) -> None:
+    def fail_next(
+        self, path: str, status: int = 500, body: dict[str, Any] | None = None, times: int = 1
+    ) -> None:
         with self._lock:
             self._failures.append(_Failure(path, status, body or {"message": "Internal server error"}, times))
 
@@ -302,13 +329,19 @@ class LineApiDouble:
                     return value
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    raise AssertionError(f"LINE double: condition not met in {timeout}s; got {self._records!r}")
+                    raise AssertionError(
+                        f"LINE double: condition not met in {timeout}s; got {self._records!r}"
+                    )
                 self._lock.wait(remaining)
 
     def wait_for_reply(self, reply_token: str, timeout: float = 30.0) -> Recorded:
         def find(records: list[Recorded]) -> Recorded | None:
             for r in records:
-                if r.path == "/v2/bot/message/reply" and r.status == 200 and r.body.get("replyToken") == reply_token:
+                if (
+                    r.path == "/v2/bot/message/reply"
+                    and r.status == 200
+                    and r.body.get("replyToken") == reply_token
+                ):
                     return r
             return None
 
@@ -329,7 +362,9 @@ class LineApiDouble:
                     return failure
         return None
 
-    def _handle(self, method: str, path: str, headers: dict[str, str], raw: bytes) -> tuple[int, Any, dict[str, str]]:
+    def _handle(
+        self, method: str, path: str, headers: dict[str, str], raw: bytes
+    ) -> tuple[int, Any, dict[str, str]]:
         if headers.get("authorization") != f"Bearer {self.access_token}":
             return 401, {"message": AUTH_FAILED}, {}
         if method != "POST":
@@ -349,7 +384,11 @@ class LineApiDouble:
         except ValueError:
             return 400, {"message": "The request body could not be parsed as JSON"}, {}
         if not isinstance(body, dict):
-            return 400, {"message": "The request body has 1 error(s)", "details": [{"message": "Must be an object"}]}, {}
+            return (
+                400,
+                {"message": "The request body has 1 error(s)", "details": [{"message": "Must be an object"}]},
+                {},
+            )
         failure = self._take_failure(path)
         if failure is not None:
             return failure.status, failure.body, {}
@@ -357,12 +396,20 @@ class LineApiDouble:
 
     @staticmethod
     def _invalid(errors: _Errors) -> tuple[int, Any, dict[str, str]]:
-        return 400, {"message": f"The request body has {len(errors.items)} error(s)", "details": errors.items}, {}
+        return (
+            400,
+            {"message": f"The request body has {len(errors.items)} error(s)", "details": errors.items},
+            {},
+        )
 
     @staticmethod
     def _sent(count: int) -> dict[str, Any]:
-        return {"sentMessages": [{"id": str(secrets.randbelow(10**18)), "quoteToken": secrets.token_urlsafe(24)}
-                                 for _ in range(count)]}
+        return {
+            "sentMessages": [
+                {"id": str(secrets.randbelow(10**18)), "quoteToken": secrets.token_urlsafe(24)}
+                for _ in range(count)
+            ]
+        }
 
     def _reply(self, body: dict[str, Any], headers: dict[str, str]) -> tuple[int, Any, dict[str, str]]:
         if "x-line-retry-key" in headers:
@@ -398,8 +445,11 @@ class LineApiDouble:
             with self._lock:
                 accepted = self._accepted_retry_keys.get(retry_key)
                 if accepted is not None:
-                    return 409, {"message": "The retry key is already accepted"}, {
-                        "x-line-accepted-request-id": accepted}
+                    return (
+                        409,
+                        {"message": "The retry key is already accepted"},
+                        {"x-line-accepted-request-id": accepted},
+                    )
                 self._accepted_retry_keys[retry_key] = request_id
         return 200, self._sent(len(body["messages"])), {"x-line-request-id": request_id}
 
@@ -421,7 +471,7 @@ class LineApiDouble:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+            def log_message(self, format: str, *args: Any) -> None:
                 pass
 
             def _serve(self) -> None:
@@ -445,7 +495,7 @@ class LineApiDouble:
                 self.end_headers()
                 self.wfile.write(data)
 
-            do_POST = _serve  # noqa: N815 - http.server naming
-            do_GET = _serve  # noqa: N815
+            do_POST = _serve
+            do_GET = _serve
 
         return Handler

@@ -31,7 +31,9 @@ def sign(body: bytes, channel_secret: str) -> str:
 
 
 def payload(*events: dict[str, Any], destination: str = "U" + "0" * 32) -> bytes:
-    return json.dumps({"destination": destination, "events": list(events)}, ensure_ascii=False).encode("utf-8")
+    return json.dumps({"destination": destination, "events": list(events)}, ensure_ascii=False).encode(
+        "utf-8"
+    )
 
 
 def source(chat_type: str = "user", user_id: str | None = None, chat_id: str | None = None) -> dict[str, Any]:
@@ -39,11 +41,22 @@ def source(chat_type: str = "user", user_id: str | None = None, chat_id: str | N
     if chat_type == "user":
         return {"type": "user", "userId": user_id}
     key = "groupId" if chat_type == "group" else "roomId"
-    return {"type": chat_type, key: chat_id or line_id("C" if chat_type == "group" else "R"), "userId": user_id}
+    return {
+        "type": chat_type,
+        key: chat_id or line_id("C" if chat_type == "group" else "R"),
+        "userId": user_id,
+    }
 
 
-def _event(kind: str, src: dict[str, Any], reply_token: str | None, *, event_id: str | None = None,
-           redelivery: bool = False, **fields: Any) -> dict[str, Any]:
+def _event(
+    kind: str,
+    src: dict[str, Any],
+    reply_token: str | None,
+    *,
+    event_id: str | None = None,
+    redelivery: bool = False,
+    **fields: Any,
+) -> dict[str, Any]:
     event: dict[str, Any] = {
         "type": kind,
         "mode": "active",
@@ -62,32 +75,53 @@ def message_id() -> str:
     return str(secrets.randbelow(10**17) + 10**17)
 
 
-def text_event(text: str, reply_token: str, src: dict[str, Any] | None = None,
-               mention_self: bool = False, **kw: Any) -> dict[str, Any]:
-    message: dict[str, Any] = {"type": "text", "id": message_id(), "quoteToken": secrets.token_urlsafe(24),
-                               "text": text}
+def text_event(
+    text: str, reply_token: str, src: dict[str, Any] | None = None, mention_self: bool = False, **kw: Any
+) -> dict[str, Any]:
+    message: dict[str, Any] = {
+        "type": "text",
+        "id": message_id(),
+        "quoteToken": secrets.token_urlsafe(24),
+        "text": text,
+    }
     if mention_self:
         # LINE puts the @name into the text and describes it (UTF-16 offsets) in mention.mentionees.
         name = "@ผู้ช่วยภาครัฐ"
         message["text"] = f"{name} {text}"
-        message["mention"] = {"mentionees": [{"index": 0, "length": len(name), "type": "user",
-                                              "userId": line_id("U"), "isSelf": True}]}
+        message["mention"] = {
+            "mentionees": [
+                {"index": 0, "length": len(name), "type": "user", "userId": line_id("U"), "isSelf": True}
+            ]
+        }
     return _event("message", src or source(), reply_token, message=message, **kw)
 
 
 def sticker_event(reply_token: str, src: dict[str, Any] | None = None, **kw: Any) -> dict[str, Any]:
-    message = {"type": "sticker", "id": message_id(), "quoteToken": secrets.token_urlsafe(24),
-               "packageId": "446", "stickerId": "1988", "stickerResourceType": "STATIC", "keywords": ["hello"]}
+    message = {
+        "type": "sticker",
+        "id": message_id(),
+        "quoteToken": secrets.token_urlsafe(24),
+        "packageId": "446",
+        "stickerId": "1988",
+        "stickerResourceType": "STATIC",
+        "keywords": ["hello"],
+    }
     return _event("message", src or source(), reply_token, message=message, **kw)
 
 
 def image_event(reply_token: str, src: dict[str, Any] | None = None, **kw: Any) -> dict[str, Any]:
-    message = {"type": "image", "id": message_id(), "quoteToken": secrets.token_urlsafe(24),
-               "contentProvider": {"type": "line"}}
+    message = {
+        "type": "image",
+        "id": message_id(),
+        "quoteToken": secrets.token_urlsafe(24),
+        "contentProvider": {"type": "line"},
+    }
     return _event("message", src or source(), reply_token, message=message, **kw)
 
 
-def postback_event(data: str, reply_token: str, src: dict[str, Any] | None = None, **kw: Any) -> dict[str, Any]:
+def postback_event(
+    data: str, reply_token: str, src: dict[str, Any] | None = None, **kw: Any
+) -> dict[str, Any]:
     return _event("postback", src or source(), reply_token, postback={"data": data}, **kw)
 
 

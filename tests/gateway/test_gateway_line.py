@@ -8,17 +8,20 @@ from __future__ import annotations
 import json
 import logging
 import re
+import socket
 import time
 from typing import Any
 
+import httpx
 import pytest
-from gw_harness import InProcessGateway
+from gw_harness import CHANNEL_SECRET, InProcessGateway, line_settings
 from line_double import LineApiDouble, Recorded, utf16_len
 from line_events import (
     follow_event,
     image_event,
     line_id,
     postback_event,
+    sign,
     source,
     sticker_event,
     text_event,
@@ -55,40 +58,86 @@ def _assert_within_limits(records: list[Recorded]) -> None:
                 assert 1 <= len(item["action"]["label"]) <= 20
 
 
+def _first_quick_reply(reply: Recorded) -> dict[str, Any] | None:
+    items = (reply.messages[-1].get("quickReply") or {}).get("items", [])
+    return items[0]["action"] if items else None
+
+
+def converse_until_card(
+    gateway: InProcessGateway, line_api: LineApiDouble, src: dict[str, Any], question: str, turns: int = 4
+) -> tuple[list[Recorded], dict[str, Any]]:
+    """Ask, then tap the first quick reply while the assistant asks back (e.g. which passport), until a card.
+
+    The assistant may answer at once or first ask for a detail it needs; a citizen would tap a quick reply.
+    """
+    in_group = src["type"] != "user"
+    replies: list[Recorded] = []
+    event = text_event(question, line_api.issue_reply_token(), src, mention_self=in_group)
+    for _ in range(turns):
+        assert gateway.post_events(event).status_code == 200
+        reply = line_api.wait_for_reply(event["replyToken"])
+        replies.append(reply)
+        flex = [m for m in reply.messages if m["type"] == "flex"]
+        if flex:
+            return replies, flex[0]
+        action = _first_quick_reply(reply)
+        assert action is not None, f"no card and nothing to tap: {reply.messages}"
+        token = line_api.issue_reply_token()
+        if action["type"] == "postback":
+            event = postback_event(action["data"], token, src)
+        else:
+            event = text_event(action["text"], token, src, mention_self=in_group)
+    raise AssertionError(f"no service card after {turns} turns: {[r.messages for r in replies]}")
+
+
 def test_answer_arrives_as_flex_service_card(line_gateway: InProcessGateway, line_api: LineApiDouble) -> None:
-    token = line_api.issue_reply_token()
     user = source("user")
 
-    response = line_gateway.post_events(text_event("ทำพาสปอร์ตกี่บาท", token, user))
+    replies, card = converse_until_card(line_gateway, line_api, user, "ทำพาสปอร์ตกี่บาท")
 
-    assert response.status_code == 200
-    reply = line_api.wait_for_reply(token)
-    flex = [m for m in reply.messages if m["type"] == "flex"]
-    assert len(flex) == 1, reply.messages
-    card = flex[0]
-    assert any(word in card["altText"] or word in _all_text([card["contents"]]) for word in PASSPORT_WORDS)
-    assert card["contents"]["type"] == "bubble"
-    footer_actions = [c["action"] for c in card["contents"].get("footer", {}).get("contents", [])]
+    contents = card["contents"]
+    assert any(word in card["altText"] or word in _all_text([contents]) for word in PASSPORT_WORDS)
+    assert contents["type"] == "bubble"
+    footer_actions = [c["action"] for c in contents.get("footer", {}).get("contents", [])]
     assert footer_actions and footer_actions[0]["type"] == "uri"
     assert footer_actions[0]["uri"].startswith(("https://", "http://"))
-    # The loading animation was shown in the one-to-one chat while the assistant worked.
+    # The loading animation was shown in the one-to-one chat while the assistant worked, once per turn.
     loading = line_api.calls(LOADING)
-    assert [r.body["chatId"] for r in loading] == [user["userId"]]
-    assert loading[0].body["loadingSeconds"] % 5 == 0
+    assert [r.body["chatId"] for r in loading] == [user["userId"]] * len(replies)
+    assert all(r.body["loadingSeconds"] % 5 == 0 for r in loading)
+    assert not line_api.calls(PUSH)
     _assert_within_limits(line_api.requests)
 
 
-def test_postback_data_is_sent_to_the_assistant(line_gateway: InProcessGateway, line_api: LineApiDouble) -> None:
+def test_clarify_buttons_become_postback_quick_replies(
+    line_gateway: InProcessGateway, line_api: LineApiDouble
+) -> None:
+    # "ใบขับขี่" could be a new licence or a renewal: the assistant asks, offering the services as buttons.
     token = line_api.issue_reply_token()
-
-    line_gateway.post_events(postback_event("ทำพาสปอร์ตกี่บาท", token))
-
+    line_gateway.post_events(text_event("ใบขับขี่", token))
     reply = line_api.wait_for_reply(token)
-    assert any(word in _all_text(reply.messages) for word in PASSPORT_WORDS)
+
+    _assert_within_limits(line_api.requests)
+    for message in reply.messages[:-1]:
+        assert "quickReply" not in message, "quick replies belong on the last message only"
+    items = reply.messages[-1]["quickReply"]["items"]
+    assert 2 <= len(items) <= 13
+    for item in items:
+        action = item["action"]
+        assert action["type"] == "postback" and action["data"] and action["displayText"]
+        assert len(action["label"]) <= 20
+
+    # Tapping one sends its postback data to the assistant, which answers about that service.
+    tap = line_api.issue_reply_token()
+    line_gateway.post_events(postback_event(items[0]["action"]["data"], tap))
+    answer = line_api.wait_for_reply(tap)
+    assert re.search("ใบขับขี่|ใบอนุญาตขับรถ", _all_text(answer.messages))
     _assert_within_limits(line_api.requests)
 
 
-def test_forged_or_missing_signature_is_refused(line_gateway: InProcessGateway, line_api: LineApiDouble) -> None:
+def test_forged_or_missing_signature_is_refused(
+    line_gateway: InProcessGateway, line_api: LineApiDouble
+) -> None:
     forged_token = line_api.issue_reply_token()
     event = text_event("ทำพาสปอร์ตกี่บาท", forged_token)
 
@@ -101,6 +150,22 @@ def test_forged_or_missing_signature_is_refused(line_gateway: InProcessGateway, 
     assert line_gateway.post_events(follow_event(token)).status_code == 200
     line_api.wait_for_reply(token)
     assert [(r.path, r.body.get("replyToken")) for r in line_api.requests] == [(REPLY, token)]
+
+
+def test_console_verification_request_is_accepted(
+    line_gateway_rasa_down: InProcessGateway, line_api: LineApiDouble
+) -> None:
+    # The LINE console's "Verify" button posts a signed body with no events.
+    assert line_gateway_rasa_down.post_events().status_code == 200
+    body = b"not json"
+    response = httpx.post(
+        f"{line_gateway_rasa_down.base_url}/line/webhook",
+        content=body,
+        headers={"X-Line-Signature": sign(body, CHANNEL_SECRET), "Content-Type": "application/json"},
+    )
+    assert response.status_code == 400
+    time.sleep(0.2)
+    assert line_api.requests == []
 
 
 def test_redelivered_event_is_answered_once(line_gateway: InProcessGateway, line_api: LineApiDouble) -> None:
@@ -159,19 +224,21 @@ def test_unfollow_sends_nothing(line_gateway_rasa_down: InProcessGateway, line_a
     assert len(line_api.requests) == 1
 
 
-def test_group_message_without_mention_is_ignored(line_gateway: InProcessGateway, line_api: LineApiDouble) -> None:
+def test_group_message_without_mention_is_ignored(
+    line_gateway: InProcessGateway, line_api: LineApiDouble
+) -> None:
     group = source("group")
     ignored = line_api.issue_reply_token()
     line_gateway.post_events(text_event("ทำพาสปอร์ตกี่บาท", ignored, group))
     ignored_sticker = line_api.issue_reply_token()
     line_gateway.post_events(sticker_event(ignored_sticker, group))
 
-    mentioned = line_api.issue_reply_token()
-    line_gateway.post_events(text_event("ทำพาสปอร์ตกี่บาท", mentioned, group, mention_self=True))
-    reply = line_api.wait_for_reply(mentioned)
+    replies, card = converse_until_card(line_gateway, line_api, group, "ทำพาสปอร์ตกี่บาท")
 
-    assert [r.body.get("replyToken") for r in line_api.delivered()] == [mentioned]
-    assert any(word in _all_text(reply.messages) for word in PASSPORT_WORDS)
+    used = [r.body.get("replyToken") for r in line_api.delivered()]
+    assert used == [r.body["replyToken"] for r in replies]
+    assert ignored not in used and ignored_sticker not in used
+    assert any(word in _all_text([card]) for word in PASSPORT_WORDS)
     # No loading animation in group chats: the API only supports one-to-one chats.
     assert not line_api.calls(LOADING)
 
@@ -188,7 +255,9 @@ def test_assistant_down_gives_the_apology_and_logs_the_failure(
     reply = line_api.wait_for_reply(token)
     text = _texts(reply)[0]
     assert "ขออภัย" in text and "1111" in text
-    failures = [r for r in caplog.records if r.levelno >= logging.ERROR and event["webhookEventId"] in r.getMessage()]
+    failures = [
+        r for r in caplog.records if r.levelno >= logging.ERROR and event["webhookEventId"] in r.getMessage()
+    ]
     assert failures, "the failure must be logged with the event id"
     assert failures[0].exc_info or failures[0].exc_text
     logged = caplog.text
@@ -196,7 +265,30 @@ def test_assistant_down_gives_the_apology_and_logs_the_failure(
         assert secret not in logged
 
 
-def test_spent_reply_token_falls_back_to_push(line_gateway: InProcessGateway, line_api: LineApiDouble) -> None:
+def test_slow_assistant_gets_the_apology(
+    line_api: LineApiDouble, gateway_factory: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    # An assistant that accepts the connection but never answers.
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        rasa = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        gateway = gateway_factory(line_settings(rasa, line_api, rasa_timeout=1.0))
+        token = line_api.issue_reply_token()
+        event = text_event("ทำพาสปอร์ตกี่บาท", token)
+
+        gateway.post_events(event)
+
+        reply = line_api.wait_for_reply(token, timeout=15)
+    assert "1111" in _texts(reply)[0]
+    assert any(
+        event["webhookEventId"] in r.getMessage() and r.levelno >= logging.ERROR for r in caplog.records
+    )
+
+
+def test_spent_reply_token_falls_back_to_push(
+    line_gateway: InProcessGateway, line_api: LineApiDouble
+) -> None:
     user = source("user")
     token = line_api.issue_reply_token()
     line_api.expire_reply_token(token)
@@ -206,27 +298,10 @@ def test_spent_reply_token_falls_back_to_push(line_gateway: InProcessGateway, li
     push = line_api.wait_for(lambda rs: [r for r in rs if r.path == PUSH and r.status == 200])[0]
     assert push.body["to"] == user["userId"]
     assert UUID.match(push.header("X-Line-Retry-Key") or "")
-    assert any(m["type"] == "flex" for m in push.messages)
+    assert push.messages
     refused = line_api.calls(REPLY)
     assert len(refused) == 1 and refused[0].status == 400
     assert refused[0].response == {"message": "Invalid reply token"}
-
-
-def test_clarifying_buttons_become_quick_replies_within_limits(
-    line_gateway: InProcessGateway, line_api: LineApiDouble
-) -> None:
-    # "ใบขับขี่" names several services; whatever the assistant offers must fit LINE's quick reply limits.
-    token = line_api.issue_reply_token()
-    line_gateway.post_events(text_event("ใบขับขี่", token))
-    reply = line_api.wait_for_reply(token)
-    _assert_within_limits(line_api.requests)
-    for message in reply.messages[:-1]:
-        assert "quickReply" not in message, "quick replies belong on the last message only"
-    items = (reply.messages[-1].get("quickReply") or {}).get("items", [])
-    for item in items:
-        assert item["action"]["type"] in ("postback", "message")
-        if item["action"]["type"] == "postback":
-            assert item["action"]["data"] and item["action"]["displayText"]
 
 
 def test_line_endpoint_answers_503_when_not_configured(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from gw_harness import ACCESS_TOKEN
@@ -26,7 +27,9 @@ def run_with_messenger(line_api: LineApiDouble, action: Callable[[LineMessenger]
         async with AsyncApiClient(Configuration(host=line_api.base_url, access_token=ACCESS_TOKEN)) as client:
             return await action(LineMessenger(AsyncMessagingApi(client)))
 
-    return asyncio.run(main())
+    # A fresh thread has no event loop, whatever another fixture (e.g. Playwright's) runs in this one.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(lambda: asyncio.run(main())).result(timeout=60)
 
 
 def numbered(count: int) -> list[Message]:
@@ -77,10 +80,18 @@ def test_failed_push_is_retried_with_the_same_retry_key(line_api: LineApiDouble)
 
 
 def test_rendered_turn_with_many_buttons_is_accepted_by_the_platform(line_api: LineApiDouble) -> None:
-    buttons = [Button(title=f"ตัวเลือกบริการภาครัฐที่มีชื่อยาวมากหมายเลข {i}", payload=f'/choose{{"n":{i}}}')
-               for i in range(20)]
-    card = Card(title="หนังสือเดินทาง (พาสปอร์ต)", agency="กรมการกงสุล", topic_label="ค่าธรรมเนียม",
-                facts=("เล่ม 5 ปี 1,000 บาท",), source_url="https://www.consular.go.th", updated="2026-11-01")
+    buttons = [
+        Button(title=f"ตัวเลือกบริการภาครัฐที่มีชื่อยาวมากหมายเลข {i}", payload=f'/choose{{"n":{i}}}')
+        for i in range(20)
+    ]
+    card = Card(
+        title="หนังสือเดินทาง (พาสปอร์ต)",
+        agency="กรมการกงสุล",
+        topic_label="ค่าธรรมเนียม",
+        facts=("เล่ม 5 ปี 1,000 บาท",),
+        source_url="https://www.consular.go.th",
+        updated="2026-11-01",
+    )
     turn = BotTurn(texts=["ก" * 6000, "ข้อความสั้น"], buttons=buttons, envelope={"kind": "answer"}, card=card)
     token = line_api.issue_reply_token()
 

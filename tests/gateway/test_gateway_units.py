@@ -21,22 +21,38 @@ from gateway.line.render import (
 )
 from gateway.masking import MaskingFilter, mask_pii
 
-CARD = {"title": "หนังสือเดินทาง", "agency": "กรมการกงสุล", "topic_label": "ค่าธรรมเนียม",
-        "facts": ["f1", "f2", "f3", "f4", "f5", "f6", "f7"], "source_url": "https://www.consular.go.th",
-        "updated": "2026-11-01"}
+CARD = {
+    "title": "หนังสือเดินทาง",
+    "agency": "กรมการกงสุล",
+    "topic_label": "ค่าธรรมเนียม",
+    "facts": ["f1", "f2", "f3", "f4", "f5", "f6", "f7"],
+    "source_url": "https://www.consular.go.th",
+    "updated": "2026-11-01",
+}
 
 
 def answer_reply(**custom: object) -> list[dict[str, object]]:
-    envelope = {"kind": "answer", "service_id": "passport", "topic": "fee", "source": "กรมการกงสุล",
-                "source_url": "https://www.consular.go.th", "confidence": 0.93, **custom}
+    envelope = {
+        "kind": "answer",
+        "service_id": "passport",
+        "topic": "fee",
+        "source": "กรมการกงสุล",
+        "source_url": "https://www.consular.go.th",
+        "confidence": 0.93,
+        **custom,
+    }
     return [
-        {"recipient_id": "u", "text": "ค่าธรรมเนียม 1,000 บาท",
-         "buttons": [{"title": "ใช้เอกสารอะไร", "payload": '/ask_service{"topic":"documents"}'}]},
+        {
+            "recipient_id": "u",
+            "text": "ค่าธรรมเนียม 1,000 บาท",
+            "buttons": [{"title": "ใช้เอกสารอะไร", "payload": '/ask_service{"topic":"documents"}'}],
+        },
         {"recipient_id": "u", "custom": envelope},
     ]
 
 
 # ---- envelope ----
+
 
 def test_parse_answer_turn_with_card() -> None:
     turn = parse_turn(answer_reply(card=CARD))
@@ -61,11 +77,22 @@ def test_unsafe_source_url_is_dropped() -> None:
 
 def test_clarify_options_become_buttons_without_duplicates() -> None:
     replies = [
-        {"recipient_id": "u", "text": "หมายถึงบริการไหนคะ",
-         "buttons": [{"title": "ทำใบขับขี่ใหม่", "payload": "/choose_new"}]},
-        {"recipient_id": "u", "custom": {"kind": "clarify", "options": [
-            "driving-licence-new", {"title": "ต่ออายุใบขับขี่", "payload": "/choose_renewal"},
-            {"title": "ทำใบขับขี่ใหม่", "payload": "/choose_new"}]}},
+        {
+            "recipient_id": "u",
+            "text": "หมายถึงบริการไหนคะ",
+            "buttons": [{"title": "ทำใบขับขี่ใหม่", "payload": "/choose_new"}],
+        },
+        {
+            "recipient_id": "u",
+            "custom": {
+                "kind": "clarify",
+                "options": [
+                    "driving-licence-new",
+                    {"title": "ต่ออายุใบขับขี่", "payload": "/choose_renewal"},
+                    {"title": "ทำใบขับขี่ใหม่", "payload": "/choose_new"},
+                ],
+            },
+        },
     ]
     turn = parse_turn(replies)
     assert turn.kind == "clarify" and turn.card is None
@@ -73,11 +100,14 @@ def test_clarify_options_become_buttons_without_duplicates() -> None:
 
 
 def test_bare_option_ids_are_used_when_there_are_no_buttons() -> None:
-    turn = parse_turn([{"recipient_id": "u", "custom": {"kind": "clarify", "options": ["passport", "id-card"]}}])
+    turn = parse_turn(
+        [{"recipient_id": "u", "custom": {"kind": "clarify", "options": ["passport", "id-card"]}}]
+    )
     assert [b.payload for b in turn.buttons] == ["passport", "id-card"]
 
 
 # ---- LINE rendering ----
+
 
 def test_split_text_respects_utf16_limit_and_keeps_surrogate_pairs() -> None:
     text = ("ทดสอบ 😀 " * 1500).strip()
@@ -133,8 +163,10 @@ def test_render_answer_turn_puts_card_last_with_quick_replies() -> None:
 
 
 def test_many_short_texts_are_merged_to_fit_one_reply() -> None:
-    turn = parse_turn([{"recipient_id": "u", "text": f"บรรทัด {i}"} for i in range(8)]
-                      + [{"recipient_id": "u", "custom": {"kind": "answer", "card": CARD, "topic": "fee"}}])
+    turn = parse_turn(
+        [{"recipient_id": "u", "text": f"บรรทัด {i}"} for i in range(8)]
+        + [{"recipient_id": "u", "custom": {"kind": "answer", "card": CARD, "topic": "fee"}}]
+    )
     messages = render_turn(turn)
     assert len(messages) <= 5
     joined = "\n\n".join(m.text for m in messages if isinstance(m, TextMessage))
@@ -143,10 +175,19 @@ def test_many_short_texts_are_merged_to_fit_one_reply() -> None:
 
 # ---- masking ----
 
-@pytest.mark.parametrize("secret", [
-    "1103700012345", "1-1037-00012-34-5", "0812345678", "081-234-5678", "+66 81 234 5678", "02-572-8442",
-    "somchai.j@example.co.th",
-])
+
+@pytest.mark.parametrize(
+    "secret",
+    [
+        "1103700012345",
+        "1-1037-00012-34-5",
+        "0812345678",
+        "081-234-5678",
+        "+66 81 234 5678",
+        "02-572-8442",
+        "somchai.j@example.co.th",
+    ],
+)
 def test_mask_pii_hides_personal_data(secret: str) -> None:
     masked = mask_pii(f"ข้อมูล {secret} จบ")
     assert secret not in masked and masked.startswith("ข้อมูล ") and masked.endswith(" จบ")
@@ -158,7 +199,9 @@ def test_mask_pii_keeps_hotlines_and_amounts() -> None:
 
 
 def test_masking_filter_masks_arguments_and_tracebacks() -> None:
-    record = logging.LogRecord("gateway", logging.ERROR, __file__, 1, "user said %s", ("โทร 0812345678",), None)
+    record = logging.LogRecord(
+        "gateway", logging.ERROR, __file__, 1, "user said %s", ("โทร 0812345678",), None
+    )
     try:
         raise ValueError("id 1103700012345")
     except ValueError as exc:
@@ -169,6 +212,7 @@ def test_masking_filter_masks_arguments_and_tracebacks() -> None:
 
 
 # ---- de-duplication ----
+
 
 def test_recent_ids_expire_and_stay_bounded() -> None:
     now = [0.0]
@@ -184,11 +228,17 @@ def test_recent_ids_expire_and_stay_bounded() -> None:
 
 # ---- settings ----
 
+
 def test_settings_from_env() -> None:
-    settings = Settings.from_env({
-        "RASA_URL": "http://rasa:5005/", "LINE_CHANNEL_SECRET": "s", "LINE_CHANNEL_ACCESS_TOKEN": "t",
-        "LINE_API_BASE_URL": "http://127.0.0.1:9/", "WEB_ALLOWED_ORIGINS": "https://a.go.th, https://b.go.th/",
-    })
+    settings = Settings.from_env(
+        {
+            "RASA_URL": "http://rasa:5005/",
+            "LINE_CHANNEL_SECRET": "s",
+            "LINE_CHANNEL_ACCESS_TOKEN": "t",
+            "LINE_API_BASE_URL": "http://127.0.0.1:9/",
+            "WEB_ALLOWED_ORIGINS": "https://a.go.th, https://b.go.th/",
+        }
+    )
     assert settings.rasa_url == "http://rasa:5005"
     assert settings.line_enabled and settings.line_api_base_url == "http://127.0.0.1:9"
     assert settings.web_allowed_origins == ("https://a.go.th", "https://b.go.th")

@@ -16,8 +16,9 @@ ALLOWED = "https://www.consular.go.th"
 
 @pytest.fixture
 def client(closed_port_url: str) -> Iterator[TestClient]:
-    settings = Settings(rasa_url=closed_port_url, rasa_timeout=3.0,
-                        web_allowed_origins=(ALLOWED, "http://localhost:*"))
+    settings = Settings(
+        rasa_url=closed_port_url, rasa_timeout=3.0, web_allowed_origins=(ALLOWED, "http://localhost:*")
+    )
     with TestClient(create_app(settings)) as test_client:
         yield test_client
 
@@ -39,7 +40,11 @@ def test_page_is_thai_and_framable_only_by_allowed_origins(client: TestClient) -
 
 
 def test_assets_and_widget_are_served(client: TestClient) -> None:
-    for path, kind in (("/static/chat.js", "javascript"), ("/static/chat.css", "css"), ("/widget.js", "javascript")):
+    for path, kind in (
+        ("/static/chat.js", "javascript"),
+        ("/static/chat.css", "css"),
+        ("/widget.js", "javascript"),
+    ):
         response = client.get(path)
         assert response.status_code == 200 and kind in response.headers["content-type"]
     assert client.get("/static/../app.py").status_code == 404
@@ -57,35 +62,54 @@ def test_cors_preflight_only_for_allowed_origins(client: TestClient) -> None:
 
 
 def test_chat_from_a_foreign_origin_is_refused(client: TestClient) -> None:
-    response = client.post("/web/chat", json={"sender": "abcdefgh-1234", "message": "สวัสดี"},
-                           headers={"Origin": "https://evil.example"})
+    response = client.post(
+        "/web/chat",
+        json={"sender": "abcdefgh-1234", "message": "สวัสดี"},
+        headers={"Origin": "https://evil.example"},
+    )
     assert response.status_code == 403
 
 
 def test_chat_validates_input(client: TestClient) -> None:
     assert client.post("/web/chat", json={"sender": "x", "message": "สวัสดี"}).status_code == 422
     assert client.post("/web/chat", json={"sender": "abcdefgh-1234", "message": ""}).status_code == 422
-    assert client.post("/web/chat", json={"sender": "abcdefgh-1234", "message": "ก" * 1001}).status_code == 422
-    assert client.post("/web/chat", content=b"not json", headers={"Content-Type": "application/json"}
-                       ).status_code == 422
+    assert client.post("/web/chat", json={"sender": "abcdefgh-1234", "message": "  "}).status_code == 422
+    assert (
+        client.post("/web/chat", json={"sender": "abcdefgh-1234", "message": "ก" * 1001}).status_code == 422
+    )
+    assert (
+        client.post(
+            "/web/chat", content=b"not json", headers={"Content-Type": "application/json"}
+        ).status_code
+        == 422
+    )
 
 
 def test_chat_when_assistant_is_down_says_so_in_thai(client: TestClient) -> None:
-    response = client.post("/web/chat", json={"sender": "abcdefgh-1234", "message": "ทำพาสปอร์ตกี่บาท"},
-                           headers={"Origin": ALLOWED})
+    response = client.post(
+        "/web/chat", json={"sender": "abcdefgh-1234", "message": "ทำพาสปอร์ตกี่บาท"}, headers={"Origin": ALLOWED}
+    )
     assert response.status_code == 503
     assert "1111" in response.json()["error"]
     assert response.headers["access-control-allow-origin"] == ALLOWED
 
 
 def test_chat_answer_carries_a_card(web_gateway: str) -> None:
-    response = httpx.post(f"{web_gateway}/web/chat", json={"sender": "apitest-0001", "message": "ทำพาสปอร์ตกี่บาท"},
-                          timeout=30)
-    assert response.status_code == 200
-    data = response.json()
+    # Follow the first button while the assistant asks back (e.g. which passport), as the page would.
+    message = "ทำพาสปอร์ตกี่บาท"
+    for _ in range(4):
+        response = httpx.post(
+            f"{web_gateway}/web/chat", json={"sender": "apitest-0001", "message": message}, timeout=30
+        )
+        assert response.status_code == 200
+        data = response.json()
+        cards = [m["card"] for m in data["messages"] if m["type"] == "card"]
+        if cards:
+            break
+        assert data["buttons"], data
+        message = data["buttons"][0]["payload"]
     assert data["envelope"]["kind"] == "answer"
     assert data["envelope"]["service_id"] == "passport"
-    cards = [m["card"] for m in data["messages"] if m["type"] == "card"]
     assert len(cards) == 1
     assert any(word in cards[0]["title"] for word in ("พาสปอร์ต", "หนังสือเดินทาง"))
     assert cards[0]["source_url"].startswith(("https://", "http://"))

@@ -156,7 +156,11 @@
     buttons.forEach(function (b) {
       var button = el('button', null, b.title);
       button.type = 'button';
-      button.addEventListener('click', function () { send(b.payload, b.title); });
+      button.addEventListener('click', function (event) {
+        // After a tap, focusing the input would pop up the phone keyboard over the answer.
+        var touch = event.pointerType === 'touch' || event.pointerType === 'pen';
+        send(b.payload, b.title, touch ? log : input);
+      });
       quick.appendChild(button);
     });
   }
@@ -222,7 +226,7 @@
     saveState();
   }
 
-  function send(message, shown) {
+  function send(message, shown, focusTarget) {
     if (busy) { return; }
     clearError();
     addItem({ role: 'user', type: 'text', text: shown || message });
@@ -244,7 +248,7 @@
     }).finally(function () {
       setBusy(false);
       scrollToEnd();
-      input.focus();
+      (focusTarget || input).focus({ preventScroll: true });
     });
   }
 

@@ -18,7 +18,8 @@
   var launcher = document.createElement('button');
   launcher.type = 'button';
   launcher.textContent = 'ถามผู้ช่วย';
-  launcher.setAttribute('aria-label', 'เปิดแชท ' + title);
+  launcher.id = 'thgov-chat-launcher';
+  launcher.title = title;
   launcher.setAttribute('aria-expanded', 'false');
   launcher.setAttribute('aria-controls', panelId);
   Object.assign(launcher.style, {
@@ -63,7 +64,6 @@
     panel.style.display = open ? 'block' : 'none';
     launcher.setAttribute('aria-expanded', open ? 'true' : 'false');
     launcher.textContent = open ? 'ปิดแชท' : 'ถามผู้ช่วย';
-    launcher.setAttribute('aria-label', (open ? 'ปิดแชท ' : 'เปิดแชท ') + title);
     if (open) {
       frame.focus();
       if (frame.contentWindow) { frame.contentWindow.postMessage('thgov-chat:focus', origin); }
@@ -88,7 +88,16 @@
   });
   if (typeof small.addEventListener === 'function') { small.addEventListener('change', layout); }
 
-  layout();
-  document.body.appendChild(panel);
-  document.body.appendChild(launcher);
+  function mount() {
+    layout();
+    document.body.appendChild(panel);
+    document.body.appendChild(launcher);
+  }
+
+  // The tag may sit in <head>, before there is a body to attach to.
+  if (document.body) {
+    mount();
+  } else {
+    document.addEventListener('DOMContentLoaded', mount);
+  }
 }());
