@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import re
 import sys
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode
@@ -13,6 +12,7 @@ from urllib.parse import parse_qsl, urlencode
 import uvicorn
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.privacy import mask
 from catalog.app import create_app
 from catalog.models import SEED_DIR, SeedError, load_seeds
 from catalog.store import DEFAULT_DATABASE_URL, CatalogStore
@@ -21,10 +21,6 @@ log = logging.getLogger("catalog")
 
 # Query values are what citizens typed and may hold an ID number, phone or e-mail; only these are safe.
 _SAFE_PARAMS = {"category", "limit"}
-_PII = re.compile(
-    r"[\w.+-]+(@|%40)[\w-]+\.[\w.]+"  # e-mail, raw or URL-encoded
-    r"|\d(?:[\s-]?\d){8,12}"  # national id (13 digits) and phone numbers, with or without separators
-)
 
 
 def mask_pii(path: str) -> str:
@@ -33,7 +29,7 @@ def mask_pii(path: str) -> str:
     if sep:
         pairs = [(k, v if k in _SAFE_PARAMS else "***") for k, v in parse_qsl(query, keep_blank_values=True)]
         base = f"{base}?{urlencode(pairs, safe='*')}"
-    return _PII.sub("***", base)
+    return mask(base)
 
 
 class _MaskAccessLog(logging.Filter):

@@ -3,20 +3,13 @@
 from __future__ import annotations
 
 import logging
-import re
 
-# 13-digit Thai national id, bare or written 1-2345-67890-12-3.
-_NATIONAL_ID = re.compile(r"(?<!\d)\d[- ]?\d{4}[- ]?\d{5}[- ]?\d{2}[- ]?\d(?!\d)")
-# Thai mobile/landline numbers (0X..., +66...); short hotlines such as 1111 are public and stay readable.
-_PHONE = re.compile(r"(?<![\d+])(?:\+66[- ]?|0)\d{1,2}[- ]?\d{3}[- ]?\d{3,4}(?!\d)")
-_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+from bot.privacy import mask
 
 
 def mask_pii(text: str) -> str:
     """Replace national ids, phone numbers and e-mail addresses with placeholders."""
-    text = _EMAIL.sub("[email]", text)
-    text = _NATIONAL_ID.sub("[national-id]", text)
-    return _PHONE.sub("[phone]", text)
+    return mask(text)
 
 
 class MaskingFilter(logging.Filter):

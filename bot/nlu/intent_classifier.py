@@ -31,8 +31,8 @@ class IntentClassifier(LabelClassifier, RasaIntentClassifier):
     def training_label(self, message: Message) -> str | None:
         return message.get(INTENT)
 
-    def lexicon_row(self, words: list[str]) -> list[float]:
-        return [max(super().lexicon_row(words), default=0.0)]
+    def lexicon_row(self, text: str) -> list[float]:
+        return [max(super().lexicon_row(text), default=0.0)]
 
     def process(self, messages: list[Message]) -> list[Message]:
         for message, ranking in zip(messages, self.rank(messages), strict=True):

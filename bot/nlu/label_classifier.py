@@ -20,7 +20,6 @@ import scipy.sparse
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
-from rasa.nlu.constants import TOKENS_NAMES
 from rasa.nlu.featurizers.featurizer import Featurizer
 from rasa.shared.nlu.constants import INTENT, METADATA, METADATA_EXAMPLE, METADATA_INTENT, TEXT
 from rasa.shared.nlu.training_data.message import Message
@@ -29,6 +28,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import normalize
 
 from bot.nlu.service_lexicon import ServiceLexicon
+from bot.nlu.thai_tokenizer import NORMALISED_TEXT
 
 logger = logging.getLogger(__name__)
 
@@ -99,13 +99,13 @@ class LabelClassifier(GraphComponent):
         """The label to learn from this example, or None to leave it out."""
         return metadata_label(message, self.label_key)
 
-    def lexicon_row(self, words: list[str]) -> list[float]:
+    def lexicon_row(self, text: str) -> list[float]:
         """The catalog-name features of a message: by default one per service."""
-        return self.lexicon.vector(words) if self.lexicon else []
+        return self.lexicon.vector(text) if self.lexicon else []
 
     @staticmethod
-    def words(message: Message) -> list[str]:
-        return [t.text for t in message.get(TOKENS_NAMES[TEXT]) or []]
+    def text_of(message: Message) -> str:
+        return message.get(NORMALISED_TEXT) or message.get(TEXT) or ""
 
     # -- training and prediction --------------------------------------------------------
     def features(self, messages: list[Message]) -> scipy.sparse.csr_matrix:
@@ -119,7 +119,7 @@ class LabelClassifier(GraphComponent):
         matrix = scipy.sparse.vstack(rows).tocsr()
         if self.lexicon is None:
             return matrix
-        lexicon = np.array([self.lexicon_row(self.words(m)) for m in messages])
+        lexicon = np.array([self.lexicon_row(self.text_of(m)) for m in messages])
         weighted = scipy.sparse.csr_matrix(lexicon * self.config["lexicon_weight"])
         return scipy.sparse.hstack([matrix, weighted]).tocsr()
 

@@ -60,6 +60,6 @@ class ServiceClassifier(LabelClassifier):
     def process(self, messages: list[Message]) -> list[Message]:
         messages = super().process(messages)
         for message in messages:
-            found = self.lexicon.mentions(self.words(message)) if self.lexicon else []
+            found = self.lexicon.mentions(self.text_of(message)) if self.lexicon else []
             message.get(self.output_key)["mentions"] = found
         return messages

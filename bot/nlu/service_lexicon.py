@@ -1,11 +1,11 @@
-"""The catalog's names of each service, found in a tokenised message with spaCy's PhraseMatcher.
+"""The catalog's names of each service, found in a message with spaCy's PhraseMatcher.
 
 The names come from the `service:<id>` lookup tables that ``bot/tools/lexicon.py``
-writes from the catalog. Citizens write the same abbreviation many ways (ภ.ง.ด.91,
-ภงด.91, ภงด 91), so tokens are compared on a compact form without dots, dashes and
-spaces, and each name is matched in its own segmentation and in that of its compact
-form. Matching whole tokens keeps a short name (พาส) from matching inside another
-word (พาสต้า).
+writes from the catalog. Matching runs over Thai character clusters (pythainlp's
+TCC), not words: word segmentation of a compound is ambiguous (ภาษีรถ|เก๋ง or
+ภาษี|รถเก๋ง), character clusters are not, and a match never splits a cluster.
+Citizens write one abbreviation many ways (ภ.ง.ด.91, ภงด.91, ภงด 91), so dots,
+dashes and spaces are removed on both sides first.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from collections import defaultdict
 from typing import Any
 
 import spacy
+from pythainlp.tokenize import tcc
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from spacy.matcher import PhraseMatcher
 from spacy.tokens import Doc
@@ -23,11 +24,11 @@ from spacy.util import filter_spans
 from bot.nlu import thai_text
 
 LOOKUP_PREFIX = "service:"
-_NOT_COMPACT = re.compile(r"[\s.\-_/]+")
+_NOT_COMPACT = re.compile(r"[\s.\-_/()]+")
 
 
-def compact(word: str) -> str:
-    return _NOT_COMPACT.sub("", word)
+def compact(text: str) -> str:
+    return _NOT_COMPACT.sub("", thai_text.normalise(text))
 
 
 class ServiceLexicon:
@@ -35,19 +36,11 @@ class ServiceLexicon:
         self.names = names
         self.services = sorted(names)
         self._index = {service: i for i, service in enumerate(self.services)}
-        self._dictionary = thai_text.make_dictionary(n for ns in names.values() for n in ns)
         self._vocab = spacy.blank("th").vocab
-        self._matcher = PhraseMatcher(self._vocab, attr="NORM")
+        self._matcher = PhraseMatcher(self._vocab)
         for service, service_names in names.items():
-            patterns = {}
-            for name in service_names:
-                normalised = thai_text.normalise(name)
-                for variant in (normalised, compact(normalised)):
-                    words = thai_text.tokenize(variant, self._dictionary)
-                    doc = self.doc(words)
-                    if len(doc):
-                        patterns[tuple(t.norm_ for t in doc)] = doc
-            self._matcher.add(service, list(patterns.values()))
+            patterns = {compact(n): None for n in service_names if len(compact(n)) > 1}
+            self._matcher.add(service, [self.doc(p) for p in patterns])
 
     @classmethod
     def from_training_data(cls, training_data: TrainingData) -> ServiceLexicon:
@@ -59,30 +52,25 @@ class ServiceLexicon:
             }
         )
 
-    def doc(self, words: list[str]) -> Doc:
-        """A spaCy Doc of the words that carry letters or digits, compared on their compact form."""
-        kept = [w for w in words if compact(w)]
-        doc = Doc(self._vocab, words=kept)
-        for token in doc:
-            token.norm_ = compact(token.text)
-        return doc
+    def doc(self, text: str) -> Doc:
+        return Doc(self._vocab, words=tcc.segment(compact(text)))
 
-    def mentions(self, words: list[str]) -> list[dict[str, Any]]:
-        """Services named in the words, in reading order; overlapping names keep the longest."""
-        doc = self.doc(words)
+    def mentions(self, text: str) -> list[dict[str, Any]]:
+        """Services named in the text, in reading order; overlapping names keep the longest."""
+        doc = self.doc(text)
         services_at: dict[tuple[int, int], set[str]] = defaultdict(set)
         for match_id, start, end in self._matcher(doc):
             services_at[(start, end)].add(self._vocab.strings[match_id])
         spans = filter_spans([doc[start:end] for start, end in services_at])
         return [
-            {"text": span.text, "start": span.start, "services": sorted(services_at[(span.start, span.end)])}
+            {"text": "".join(t.text for t in span), "services": sorted(services_at[(span.start, span.end)])}
             for span in sorted(spans, key=lambda s: s.start)
         ]
 
-    def vector(self, words: list[str]) -> list[float]:
+    def vector(self, text: str) -> list[float]:
         """One value per service: 1 for a name only it has, 1/n for a name n services share."""
         row = [0.0] * len(self.services)
-        for mention in self.mentions(words):
+        for mention in self.mentions(text):
             for service in mention["services"]:
                 i = self._index[service]
                 row[i] = max(row[i], 1.0 / len(mention["services"]))
