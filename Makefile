@@ -85,10 +85,13 @@ test: setup browser $(MODEL)
 	$(SERVICES_ENV)/bin/pytest tests/catalog tests/gateway; $(pytest_ok) || exit $$status; \
 	$(RASA_ENV)/bin/pytest tests/bot tests/e2e; $(pytest_ok)
 
-## bench: the dev conversation set end to end over REST, on the running stack
+## bench: the dev conversation set end to end over REST, one user and then 4 at a time
 bench: up
-	python3 ../shared/eval/score.py --data ../shared/eval/dev.jsonl --concurrency $${CONCURRENCY:-1} \
-		--json results/bench.json | tee results/bench.txt | tail -n 25
+	@mkdir -p results
+	python3 ../shared/eval/score.py --data ../shared/eval/dev.jsonl --json results/bench.json | tee results/bench.txt | tail -n 14
+	python3 ../shared/eval/score.py --data ../shared/eval/dev.jsonl --concurrency 4 --show-failures 0 \
+		| tee results/bench-c4.txt | grep -E "latency|SUMMARY"
+	@echo "model size: $$(du -h $(MODEL) | cut -f1)   Rasa server RSS: $$(( $$(ps -o rss= -p $$(cat run/rasa.pid)) / 1024 )) MB"
 
 clean:
 	scripts/stack down; rm -rf models results run

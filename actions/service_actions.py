@@ -68,7 +68,12 @@ class ActionAnswerService(Action):
         text, card = compose(record, question.topic, known_details(tracker.current_slot_values()))
         follow_ups = [t for t in question.other_topics if t != question.topic]
         follow_ups += [t for t in SUGGESTED_TOPICS if t != question.topic and t not in follow_ups]
+        label = TOPIC_LABELS[question.topic]
         buttons = [
+            {"title": f"{label}: {_service_name(s)}", "payload": ask_payload(s, question.topic)}
+            for s in question.other_services[:2]
+        ]
+        buttons += [
             {"title": TOPIC_LABELS[t], "payload": ask_payload(question.service, t)} for t in follow_ups[:3]
         ]
         dispatcher.utter_message(text=text, buttons=buttons)

@@ -28,7 +28,9 @@ class Question:
     confidence: float
     # Services to offer as buttons when the bot is not sure which one is meant.
     candidates: list[str] = field(default_factory=list)
+    # Several questions in one message: the other topics and services asked, offered as buttons.
     other_topics: list[str] = field(default_factory=list)
+    other_services: list[str] = field(default_factory=list)
 
     @property
     def needs_clarifying(self) -> bool:
@@ -71,7 +73,9 @@ def understand(tracker: Tracker) -> Question:
     ranking = [r for r in predicted.get("ranking", []) if r["name"] != NONE]
     top = predicted.get("name")
     if top and top != NONE and not predicted.get("ambiguous"):
-        return Question(top, topic, predicted["confidence"], other_topics=others)
+        named = [m["services"][0] for m in predicted.get("mentions", []) if len(m["services"]) == 1]
+        also = list(dict.fromkeys(s for s in named if s != top))
+        return Question(top, topic, predicted["confidence"], other_topics=others, other_services=also)
     if slot_service and (top == NONE or not predicted.get("mentions")):
         # A follow-up that names no service ("แล้วต้องใช้เอกสารอะไรบ้าง") is about the
         # service we were talking about.
