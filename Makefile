@@ -1,7 +1,11 @@
 # The two commands that do everything on a fresh machine: `make run` and `make test`.
 SHELL := /bin/bash
-PYTHON310 ?= $(shell pyenv which python3.10 2>/dev/null || command -v python3.10)
-PYTHON311 ?= $(shell pyenv which python3.11 2>/dev/null || command -v python3.11 || command -v python3)
+# The first interpreter of that version that runs: pyenv's shims exist for every
+# installed version but only run the active one, so pyenv's own folders come first.
+find_python = $(shell for p in $$(pyenv root 2>/dev/null)/versions/$(1)*/bin/python$(1) $$(command -v python$(1)); \
+	do "$$p" -c "" 2>/dev/null && echo "$$p" && break; done)
+PYTHON310 ?= $(call find_python,3.10)
+PYTHON311 ?= $(call find_python,3.11)
 RASA_ENV := .venv/rasa
 SERVICES_ENV := .venv/services
 RASA := PYTHONPATH=$(CURDIR) PYTHAINLP_OFFLINE=1 TF_CPP_MIN_LOG_LEVEL=3 $(RASA_ENV)/bin/rasa

@@ -18,7 +18,7 @@ from rasa_sdk.types import DomainDict
 from actions.catalog import client
 from actions.details import known_details, needed_details, number_in
 from actions.envelope import send
-from actions.understanding import understand
+from actions.understanding import ASK_INTENT, understand
 from bot.catalog_client import CatalogUnavailable, ServiceNotFound
 
 
@@ -31,7 +31,10 @@ class ValidateDetailForm(FormValidationAction):
     ) -> list[EventType]:
         question = understand(tracker)
         resolved: list[EventType] = []
-        if not question.needs_clarifying:
+        # Only a new question moves service and topic: setting them on any other message
+        # would count as a filled slot and keep the form from stepping aside.
+        intent = ((tracker.latest_message or {}).get("intent") or {}).get("name")
+        if intent == ASK_INTENT and not question.needs_clarifying:
             resolved = [SlotSet("service", question.service), SlotSet("topic", question.topic)]
             tracker.add_slots(resolved)
         return resolved + await super().run(dispatcher, tracker, domain)

@@ -58,8 +58,14 @@ def understand(tracker: Tracker) -> Question:
     slot_service = tracker.get_slot("service")
     slot_topic = tracker.get_slot("topic") or "overview"
 
+    predicted = message.get("service") or {}
     if intent != ASK_INTENT:
-        # A detail, or a message routed here by a rule: it continues the last question.
+        # A detail, or a message routed here by a rule: it continues the last question,
+        # or, at the start of a conversation, asks what its words name ("พาสปอร์ตเล่ม 10 ปี").
+        confident = predicted.get("name") not in (None, NONE) and not predicted.get("ambiguous")
+        if slot_service is None and confident:
+            topic = (message.get("topic") or {}).get("name") or "overview"
+            return Question(predicted["name"], topic, predicted["confidence"])
         return Question(slot_service, slot_topic, 1.0)
 
     predicted_topic = message.get("topic") or {}
@@ -69,7 +75,6 @@ def understand(tracker: Tracker) -> Question:
     if named:
         return Question(named, topic, 1.0, other_topics=others)
 
-    predicted = message.get("service") or {}
     ranking = [r for r in predicted.get("ranking", []) if r["name"] != NONE]
     top = predicted.get("name")
     if top and top != NONE and not predicted.get("ambiguous"):

@@ -12,7 +12,7 @@ _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 # A 13-digit national ID, written plain or grouped as 1-2345-67890-12-3.
 _NATIONAL_ID = re.compile(r"(?<![\d๐-๙])[\d๐-๙](?:[\s-]?[\d๐-๙]){12}(?![\d๐-๙])")
 # Thai phone numbers: 0X-XXX-XXXX, 08X-XXX-XXXX, +66 8X XXX XXXX.
-_PHONE = re.compile(r"(?<![\d๐-๙])(?:\+66[\s-]?|0)[\d๐-๙](?:[\s-]?[\d๐-๙]){7,8}(?![\d๐-๙])")
+_PHONE = re.compile(r"(?<![\d๐-๙])(?:\+66[\s-]?|[0๐])[\d๐-๙](?:[\s-]?[\d๐-๙]){7,8}(?![\d๐-๙])")
 
 NATIONAL_ID_MASK = "[เลขบัตรประชาชน]"
 PHONE_MASK = "[เบอร์โทร]"
