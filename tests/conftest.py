@@ -34,3 +34,87 @@ def catalog_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield base_url
     finally:
         stop_process(proc)
+
+
+# -- the running assistant ------------------------------------------------------------------------------
+MODEL_PATH = REPO_ROOT / "models" / "thai-eservice.tar.gz"
+STACK = REPO_ROOT / "scripts" / "stack"
+# Derived by scripts/stack from the ports unless set; a stale value would point the stack elsewhere.
+_STACK_DERIVED = ("CATALOG_URL", "ACTION_ENDPOINT_URL", "RASA_URL")
+
+
+def _rasa_answers(url: str) -> bool:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"{url.rstrip('/')}/", timeout=3) as response:
+            return 200 <= response.status < 300
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+def _wait_for_webhook(url: str, timeout: float) -> None:
+    """Until one message goes through the REST channel (model loaded, action server reachable)."""
+    import json
+    import os
+    import time
+    import urllib.error
+    import urllib.request
+
+    body = json.dumps({"sender": "conftest-warmup", "message": "สวัสดีค่ะ"}).encode()
+    headers = {"Content-Type": "application/json"}
+    if os.environ.get("REST_TOKEN"):
+        headers["Authorization"] = f"Bearer {os.environ['REST_TOKEN']}"
+    deadline = time.monotonic() + timeout
+    while True:
+        request = urllib.request.Request(f"{url}/webhooks/rest/webhook", data=body, headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{url}/webhooks/rest/webhook did not answer within {timeout:.0f}s")
+        time.sleep(1)
+
+
+@pytest.fixture(scope="session")
+def rasa_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Base URL (no trailing slash) of the real assistant: catalog, action server and Rasa.
+
+    RASA_URL is used when it answers (`make test` starts one stack for every suite). Otherwise
+    scripts/stack starts catalog, actions and Rasa on free ports with their own run directory and
+    the tracker database `rasa_test`, and stops them at the end of the session.
+    """
+    import os
+    import subprocess
+
+    external = os.environ.get("RASA_URL", "").rstrip("/")
+    if external and _rasa_answers(external):
+        yield external
+        return
+    if not MODEL_PATH.exists():
+        pytest.skip(f"no trained model at {MODEL_PATH}: run `make train` before the end-to-end tests")
+    run_dir = tmp_path_factory.mktemp("stack")
+    ports = {name: str(free_port()) for name in ("CATALOG_PORT", "ACTIONS_PORT", "RASA_PORT", "GATEWAY_PORT")}
+    env = {k: v for k, v in os.environ.items() if k not in _STACK_DERIVED}
+    env.update(ports, RUN_DIR=str(run_dir), TRACKER_DB_NAME="rasa_test", REST_TOKEN="")
+    env.setdefault("STACK_TIMEOUT", "600")
+    url = f"http://127.0.0.1:{ports['RASA_PORT']}"
+    try:
+        up = subprocess.run(
+            [str(STACK), "up", "catalog", "actions", "rasa"],
+            cwd=REPO_ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if up.returncode != 0:
+            raise RuntimeError(f"scripts/stack up failed ({run_dir}):\n{up.stdout}\n{up.stderr}")
+        _wait_for_webhook(url, timeout=180)
+        yield url
+    finally:
+        subprocess.run([str(STACK), "down"], cwd=REPO_ROOT, env=env, capture_output=True, check=False)

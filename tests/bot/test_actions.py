@@ -1,0 +1,497 @@
+"""The custom actions against the real catalog service, with rasa_sdk's Tracker and CollectingDispatcher."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rasa.shared.core.domain import Domain
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from support import free_port
+
+from actions import catalog as action_catalog
+from actions.detail_form import AskAge, AskVehicle, ValidateDetailForm
+from actions.service_actions import ActionAnswerService, ActionClarify, ActionHandoff
+from bot.catalog_client import Catalog, CatalogClient, CatalogUnavailable, ServiceNotFound
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+ASK = "/ask_service"
+
+
+# -- helpers ----------------------------------------------------------------------------------------
+def ranking(*pairs: tuple[str, float]) -> list[dict[str, Any]]:
+    return [{"name": name, "confidence": confidence} for name, confidence in pairs]
+
+
+def tracker(
+    text: str = "",
+    *,
+    intent: str = "ask_service",
+    service: str = "none",
+    service_confidence: float = 0.9,
+    ambiguous: bool = False,
+    service_ranking: list[dict[str, Any]] | None = None,
+    mentions: list[dict[str, Any]] | None = None,
+    topic: str = "overview",
+    topic_ranking: list[dict[str, Any]] | None = None,
+    entities: list[dict[str, Any]] | None = None,
+    slots: dict[str, Any] | None = None,
+    active_loop: dict[str, Any] | None = None,
+) -> Tracker:
+    """A tracker whose latest message looks like the NLU pipeline's output."""
+    latest = {
+        "text": text,
+        "intent": {"name": intent, "confidence": 0.9},
+        "entities": entities or [],
+        "service": {
+            "name": service,
+            "confidence": service_confidence,
+            "ambiguous": ambiguous,
+            "ranking": service_ranking
+            if service_ranking is not None
+            else ranking((service, service_confidence)),
+            "mentions": mentions or [],
+        },
+        "topic": {
+            "name": topic,
+            "confidence": 0.8,
+            "ambiguous": False,
+            "ranking": topic_ranking if topic_ranking is not None else ranking((topic, 0.8)),
+        },
+    }
+    all_slots = {
+        "service": None,
+        "topic": None,
+        "age": None,
+        "vehicle": None,
+        "validity_years": None,
+        "requested_slot": None,
+    }
+    all_slots.update(slots or {})
+    return Tracker("test-user", all_slots, latest, [], False, None, active_loop or {}, "action_listen")
+
+
+def run(action: Action, trk: Tracker, domain: dict[str, Any] | None = None) -> tuple[list[dict], list[dict]]:
+    """The messages the action sent and the events it returned."""
+    dispatcher = CollectingDispatcher()
+    events = asyncio.run(action.run(dispatcher, trk, domain or {}))
+    return dispatcher.messages, events
+
+
+def envelope(messages: list[dict]) -> dict[str, Any]:
+    """The turn's envelope: the custom payload of the last message (../shared/spec/replies.md)."""
+    assert messages, "the action sent nothing"
+    custom = messages[-1].get("custom") or {}
+    assert custom.get("kind"), f"the last message carries no envelope: {messages[-1]}"
+    return custom
+
+
+def text_of(messages: list[dict]) -> str:
+    return "\n".join(m["text"] for m in messages if m.get("text"))
+
+
+def required_slots(trk: Tracker) -> list[str]:
+    return asyncio.run(ValidateDetailForm().required_slots([], CollectingDispatcher(), trk, {}))
+
+
+def record_of(catalog_url: str, service_id: str) -> dict[str, Any]:
+    with urllib.request.urlopen(f"{catalog_url}/services/{service_id}", timeout=5) as response:
+        return json.loads(response.read())
+
+
+def dead_url() -> str:
+    return f"http://127.0.0.1:{free_port()}"
+
+
+# -- fixtures -----------------------------------------------------------------------------------------
+@pytest.fixture
+def live_catalog(catalog_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The actions' shared client pointed at the real catalog (a fresh client, an empty cache)."""
+    monkeypatch.delenv("CATALOGS_FILE", raising=False)
+    monkeypatch.setenv("CATALOG_URL", catalog_url)
+    action_catalog.client.cache_clear()
+    yield catalog_url
+    action_catalog.client.cache_clear()
+
+
+@pytest.fixture
+def catalog_down(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The actions' shared client pointed at a port nothing listens on."""
+    monkeypatch.delenv("CATALOGS_FILE", raising=False)
+    url = dead_url()
+    monkeypatch.setenv("CATALOG_URL", url)
+    action_catalog.client.cache_clear()
+    yield url
+    action_catalog.client.cache_clear()
+
+
+@pytest.fixture(scope="module")
+def domain() -> dict[str, Any]:
+    """The domain as Rasa sends it to the action server."""
+    return Domain.load(str(REPO_ROOT / "domain.yml")).as_dict()
+
+
+# -- answers ---------------------------------------------------------------------------------------------
+def test_answer_envelope_is_the_last_message(live_catalog: str) -> None:
+    trk = tracker("ทำพาสปอร์ตเล่ม 10 ปีกี่บาทคะ", service="passport", topic="fee", slots={"validity_years": 10.0})
+    messages, events = run(ActionAnswerService(), trk)
+    reply = envelope(messages)
+    record = record_of(live_catalog, "passport")
+    assert reply["kind"] == "answer"
+    assert reply["service_id"] == "passport"
+    assert reply["topic"] == "fee"
+    assert reply["source_url"] == record["source_url"]
+    assert reply["updated"] == record["updated"]
+    assert reply["card"]["title"] == record["name"]["th"]
+    assert reply["card"]["source_url"] == record["source_url"]
+    # Text for people comes before the envelope, and the envelope carries none of its own.
+    assert not messages[-1].get("text")
+    assert "1,500" in text_of(messages)
+    assert "1,000" not in text_of(messages)  # the 5-year book is not what was asked
+    assert SlotSet("service", "passport") in events
+    assert SlotSet("topic", "fee") in events
+
+
+def test_every_figure_comes_from_the_catalog(live_catalog: str) -> None:
+    messages, _ = run(ActionAnswerService(), tracker("ทำพาสปอร์ตกี่บาท", service="passport", topic="fee"))
+    fees = record_of(live_catalog, "passport")["fees"]
+    # Without the validity known, both books are listed.
+    for fee in fees:
+        assert f"{fee['amount']:,.0f}" in text_of(messages)
+    assert envelope(messages)["kind"] == "answer"
+
+
+def test_elderly_allowance_for_an_82_year_old(live_catalog: str) -> None:
+    trk = tracker(
+        "แม่อายุ 82 ได้เบี้ยเดือนละเท่าไหร่", service="elderly-allowance", topic="benefit", slots={"age": 82.0}
+    )
+    messages, _ = run(ActionAnswerService(), trk)
+    reply = envelope(messages)
+    assert (reply["kind"], reply["service_id"], reply["topic"]) == ("answer", "elderly-allowance", "benefit")
+    text = text_of(messages)
+    assert "800" in text
+    for other in ("600", "700", "1,000"):
+        assert f"{other} บาท" not in text
+
+
+def test_id_card_fee(live_catalog: str) -> None:
+    messages, _ = run(ActionAnswerService(), tracker("บัตรปชช.หายทำใหม่กี่บาท", service="id-card", topic="fee"))
+    reply = envelope(messages)
+    assert (reply["kind"], reply["service_id"], reply["topic"]) == ("answer", "id-card", "fee")
+    assert "100" in text_of(messages)
+
+
+def test_a_follow_up_without_a_service_is_about_the_service_in_the_slot(live_catalog: str) -> None:
+    trk = tracker(
+        "แล้วต้องเตรียมอะไรไปบ้าง",
+        service="none",
+        service_ranking=ranking(("none", 0.9)),
+        topic="documents",
+        slots={"service": "passport", "topic": "fee"},
+    )
+    messages, events = run(ActionAnswerService(), trk)
+    reply = envelope(messages)
+    assert (reply["kind"], reply["service_id"], reply["topic"]) == ("answer", "passport", "documents")
+    first_document = record_of(live_catalog, "passport")["documents"][0]["name"]
+    assert first_document in text_of(messages)
+    assert SlotSet("topic", "documents") in events
+
+
+def test_answer_offers_other_topics_as_buttons(live_catalog: str) -> None:
+    messages, _ = run(ActionAnswerService(), tracker("ทำบัตรประชาชนกี่บาท", service="id-card", topic="fee"))
+    buttons = [b for m in messages for b in m.get("buttons") or []]
+    assert buttons
+    for button in buttons:
+        assert button["payload"].startswith(ASK)
+        entities = json.loads(button["payload"][len(ASK) :])
+        assert entities["service"] == "id-card"
+        assert entities["topic"] != "fee"
+
+
+def test_a_second_service_in_the_question_is_offered_as_a_button(live_catalog: str) -> None:
+    trk = tracker(
+        "ทำพาสปอร์ตกับบัตรประชาชนใช้เอกสารอะไรบ้าง",
+        service="passport",
+        mentions=[
+            {"text": "ทำพาสปอร์ต", "services": ["passport"]},
+            {"text": "บัตรประชาชน", "services": ["id-card"]},
+        ],
+        topic="documents",
+    )
+    messages, _ = run(ActionAnswerService(), trk)
+    assert envelope(messages)["service_id"] == "passport"
+    payloads = [json.loads(b["payload"][len(ASK) :]) for m in messages for b in m.get("buttons") or []]
+    assert {"service": "id-card", "topic": "documents"} in payloads
+
+
+# -- asking back -------------------------------------------------------------------------------------------
+def test_an_ambiguous_service_is_asked_back_with_buttons(live_catalog: str) -> None:
+    both = ["driving-licence-new", "driving-licence-renewal"]
+    trk = tracker(
+        "ใบขับขี่กี่บาทคะ",
+        service="driving-licence-new",
+        service_confidence=0.46,
+        ambiguous=True,
+        service_ranking=ranking(
+            ("driving-licence-new", 0.46), ("driving-licence-renewal", 0.44), ("none", 0.1)
+        ),
+        mentions=[{"text": "ใบขับขี่", "services": both}],
+        topic="fee",
+    )
+    messages, _ = run(ActionAnswerService(), trk)
+    reply = envelope(messages)
+    assert reply["kind"] == "clarify"
+    assert reply["options"] == both
+    buttons = [b for m in messages for b in m.get("buttons") or []]
+    assert len(buttons) == 2
+    for button, service in zip(buttons, both, strict=True):
+        assert button["payload"].startswith(ASK)
+        assert json.loads(button["payload"][len(ASK) :]) == {"service": service, "topic": "fee"}
+        assert button["title"] == record_of(live_catalog, service)["name"]["th"]
+
+
+def test_ambiguous_but_one_candidate_is_the_service_in_the_slot(live_catalog: str) -> None:
+    trk = tracker(
+        "ใบขับขี่ต้องใช้เอกสารอะไร",
+        service="driving-licence-new",
+        ambiguous=True,
+        service_ranking=ranking(("driving-licence-new", 0.46), ("driving-licence-renewal", 0.44)),
+        mentions=[{"text": "ใบขับขี่", "services": ["driving-licence-new", "driving-licence-renewal"]}],
+        topic="documents",
+        slots={"service": "driving-licence-renewal"},
+    )
+    reply = envelope(run(ActionAnswerService(), trk)[0])
+    assert (reply["kind"], reply["service_id"]) == ("answer", "driving-licence-renewal")
+
+
+def test_a_button_payload_entity_wins_over_the_prediction(live_catalog: str) -> None:
+    trk = tracker(
+        '/ask_service{"service": "id-card", "topic": "documents"}',
+        service="passport",
+        topic="fee",
+        entities=[{"entity": "service", "value": "id-card"}, {"entity": "topic", "value": "documents"}],
+        slots={"service": "passport"},
+    )
+    messages, _ = run(ActionAnswerService(), trk)
+    reply = envelope(messages)
+    assert (reply["kind"], reply["service_id"], reply["topic"]) == ("answer", "id-card", "documents")
+
+
+def test_a_service_no_catalog_holds_is_asked_back(live_catalog: str) -> None:
+    trk = tracker(entities=[{"entity": "service", "value": "moon-visa"}], topic="fee")
+    reply = envelope(run(ActionAnswerService(), trk)[0])
+    assert reply["kind"] == "clarify"
+
+
+def test_action_clarify_offers_the_likely_services(live_catalog: str) -> None:
+    trk = tracker(
+        "อยากถามเรื่องเบี้ย",
+        intent="nlu_fallback",
+        service="elderly-allowance",
+        ambiguous=True,
+        service_ranking=ranking(
+            ("elderly-allowance", 0.4), ("disability-allowance", 0.35), ("none", 0.2), ("passport", 0.01)
+        ),
+        topic="benefit",
+    )
+    messages, _ = run(ActionClarify(), trk)
+    reply = envelope(messages)
+    assert reply["kind"] == "clarify"
+    assert reply["options"] == ["elderly-allowance", "disability-allowance"]
+    payloads = [b["payload"] for m in messages for b in m.get("buttons") or []]
+    assert [json.loads(p[len(ASK) :]) for p in payloads] == [
+        {"service": "elderly-allowance", "topic": "benefit"},
+        {"service": "disability-allowance", "topic": "benefit"},
+    ]
+
+
+def test_action_clarify_without_candidates_suggests_how_to_ask(live_catalog: str) -> None:
+    trk = tracker("อืม", intent="nlu_fallback", service="none", service_ranking=ranking(("none", 0.9)))
+    messages, _ = run(ActionClarify(), trk)
+    reply = envelope(messages)
+    assert reply["kind"] == "clarify"
+    assert not reply.get("options")
+    assert "1111" in text_of(messages)
+
+
+# -- the detail form -----------------------------------------------------------------------------------
+def test_elderly_benefit_without_age_asks_the_age(live_catalog: str) -> None:
+    assert required_slots(tracker("เบี้ยคนแก่ได้เท่าไหร่", service="elderly-allowance", topic="benefit")) == ["age"]
+
+
+def test_elderly_benefit_with_the_age_known_asks_nothing(live_catalog: str) -> None:
+    trk = tracker("เบี้ยคนแก่ได้เท่าไหร่", service="elderly-allowance", topic="benefit", slots={"age": 75.0})
+    assert required_slots(trk) == []
+
+
+def test_new_driving_licence_fee_asks_the_vehicle(live_catalog: str) -> None:
+    trk = tracker("สอบใบขับขี่ใหม่เสียเงินเท่าไหร่", service="driving-licence-new", topic="fee")
+    assert required_slots(trk) == ["vehicle"]
+    trk = tracker(
+        "สอบใบขับขี่ใหม่เสียเงินเท่าไหร่", service="driving-licence-new", topic="fee", slots={"vehicle": "motorcycle"}
+    )
+    assert required_slots(trk) == []
+
+
+def test_documents_need_no_detail(live_catalog: str) -> None:
+    assert required_slots(tracker("ใช้เอกสารอะไร", service="elderly-allowance", topic="documents")) == []
+    assert required_slots(tracker("ใช้เอกสารอะไร", service="driving-licence-new", topic="documents")) == []
+
+
+def test_an_unsure_question_asks_no_detail(live_catalog: str) -> None:
+    trk = tracker(
+        "เบี้ยได้เท่าไหร่",
+        service="elderly-allowance",
+        ambiguous=True,
+        service_ranking=ranking(("elderly-allowance", 0.4), ("disability-allowance", 0.38)),
+        mentions=[{"text": "เบี้ย", "services": ["disability-allowance", "elderly-allowance"]}],
+        topic="benefit",
+    )
+    assert required_slots(trk) == []
+
+
+def test_the_form_requests_the_age_and_remembers_the_question(live_catalog: str, domain: dict) -> None:
+    trk = tracker(
+        "ยายได้เบี้ยยังชีพเท่าไหร่",
+        service="elderly-allowance",
+        topic="benefit",
+        active_loop={"name": "detail_form"},
+    )
+    _, events = run(ValidateDetailForm(), trk, domain)
+    assert SlotSet("service", "elderly-allowance") in events
+    assert SlotSet("topic", "benefit") in events
+    assert SlotSet("requested_slot", "age") in events
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("ขอบคุณค่ะ", "thanks"),
+        ("สวัสดีค่ะ", "greet"),
+        ("ขอคุยกับเจ้าหน้าที่", "request_human"),
+        ("หิวข้าว", "out_of_scope"),
+    ],
+)
+def test_a_message_that_gives_no_detail_lets_the_form_step_aside(
+    live_catalog: str, domain: dict, text: str, intent: str
+) -> None:
+    # Rasa rejects the form, so that the "... while a detail is asked" rules answer, only when
+    # the validation sets no slot but requested_slot. Re-setting service and topic to the values
+    # they already have counts as a filled slot: the form would ask for the age again instead.
+    trk = tracker(
+        text,
+        intent=intent,
+        slots={"service": "elderly-allowance", "topic": "benefit", "requested_slot": "age"},
+        active_loop={"name": "detail_form", "validate": True},
+    )
+    _, events = run(ValidateDetailForm(), trk, domain)
+    assert [e for e in events if e["event"] == "slot" and e["name"] != "requested_slot"] == []
+
+
+def test_the_form_rejects_an_age_that_is_not_one(live_catalog: str) -> None:
+    dispatcher = CollectingDispatcher()
+    form = ValidateDetailForm()
+    assert form.validate_age("อายุ 300", dispatcher, tracker(), {}) == {"age": None}
+    assert dispatcher.messages  # it says what it wants
+    assert form.validate_age("แม่อายุ ๗๕ ค่ะ", CollectingDispatcher(), tracker(), {}) == {"age": 75.0}
+    assert form.validate_vehicle("bus", CollectingDispatcher(), tracker(), {}) == {"vehicle": None}
+
+
+@pytest.mark.parametrize(("action", "slot"), [(AskAge(), "age"), (AskVehicle(), "vehicle")])
+def test_asking_a_detail_sends_a_form_envelope(action: Action, slot: str) -> None:
+    trk = tracker(slots={"service": "elderly-allowance", "topic": "benefit"})
+    messages, _ = run(action, trk)
+    reply = envelope(messages)
+    assert reply == {
+        "kind": "form",
+        "service_id": "elderly-allowance",
+        "topic": "benefit",
+        "requested_slot": slot,
+    }
+    assert text_of(messages)
+
+
+# -- the catalog down --------------------------------------------------------------------------------------
+def test_catalog_down_gives_an_error_envelope_and_the_conversation_goes_on(catalog_down: str) -> None:
+    trk = tracker("ทำพาสปอร์ตกี่บาท", service="passport", topic="fee")
+    messages, events = run(ActionAnswerService(), trk)
+    reply = envelope(messages)
+    assert reply["kind"] == "error"
+    assert reply["service_id"] == "passport"
+    assert "1111" in text_of(messages)
+    # The question is kept so that the citizen can ask again when the catalog is back.
+    assert SlotSet("service", "passport") in events
+    # Nothing else breaks: the form asks nothing, a handoff still works.
+    assert required_slots(tracker("เบี้ยได้เท่าไหร่", service="elderly-allowance", topic="benefit")) == []
+    handoff = run(ActionHandoff(), tracker(intent="request_human", slots={"service": "passport"}))[0]
+    assert envelope(handoff)["kind"] == "handoff"
+    assert "1111" in text_of(handoff)
+
+
+def test_the_stale_cache_serves_the_last_good_record(catalog_url: str) -> None:
+    client = CatalogClient([Catalog("test", catalog_url, None)], cache_ttl=0.05, stale_ttl=600, retries=0)
+    fresh, source = client.service("passport")
+    assert source.url == catalog_url
+    time.sleep(0.1)  # past cache_ttl: the next call must ask the catalog again
+    client.catalogs = [Catalog("test", dead_url(), None)]
+    stale, _ = client.service("passport")
+    assert stale == fresh
+    with pytest.raises(CatalogUnavailable):
+        client.service("id-card")  # never fetched, so nothing to fall back on
+
+
+def test_no_stale_copy_past_its_age(catalog_url: str) -> None:
+    client = CatalogClient([Catalog("test", catalog_url, None)], cache_ttl=0.0, stale_ttl=0.0, retries=0)
+    client.service("passport")
+    client.catalogs = [Catalog("test", dead_url(), None)]
+    with pytest.raises(CatalogUnavailable):
+        client.service("passport")
+
+
+def test_a_catalog_that_answers_without_the_service(catalog_url: str) -> None:
+    client = CatalogClient([Catalog("test", catalog_url, None)], retries=0)
+    with pytest.raises(ServiceNotFound):
+        client.service("no-such-service")
+
+
+def test_a_catalog_is_asked_only_for_its_services(catalog_url: str) -> None:
+    client = CatalogClient(
+        [Catalog("tax office", dead_url(), ("income-tax-filing",)), Catalog("main", catalog_url, None)],
+        retries=0,
+    )
+    record, source = client.service("passport")
+    assert (record["id"], source.name) == ("passport", "main")
+
+
+# -- handoff -----------------------------------------------------------------------------------------------
+def test_handoff_names_the_agency_hotline(live_catalog: str) -> None:
+    messages, _ = run(
+        ActionHandoff(), tracker("ขอคุยกับคน", intent="request_human", slots={"service": "id-card"})
+    )
+    reply = envelope(messages)
+    assert reply == {"kind": "handoff", "service_id": "id-card"}
+    text = text_of(messages)
+    assert "1111" in text
+    assert record_of(live_catalog, "id-card")["contact"]["hotline"] in text
+
+
+def test_handoff_without_a_service_points_to_1111(live_catalog: str) -> None:
+    messages, _ = run(ActionHandoff(), tracker("ขอคุยกับเจ้าหน้าที่", intent="request_human"))
+    assert envelope(messages) == {"kind": "handoff"}
+    assert "1111" in text_of(messages)
+
+
+def test_handoff_does_not_repeat_1111_as_the_agency_line(live_catalog: str) -> None:
+    # The elderly allowance's own hotline is 1111: one line says it.
+    messages, _ = run(
+        ActionHandoff(), tracker(intent="request_human", slots={"service": "elderly-allowance"})
+    )
+    assert text_of(messages).count("1111") == 1

@@ -1,0 +1,141 @@
+"""Service names: found in messages (ServiceLexicon) and written to the NLU data (the lexicon tool)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from bot.nlu.service_lexicon import ServiceLexicon, compact
+from bot.tools.lexicon import names_of, records_from_seed, render
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SEED_DIR = REPO_ROOT / "catalog" / "seed"
+LEXICON_FILE = REPO_ROOT / "data" / "nlu" / "lexicon.yml"
+
+NAMES = {
+    "driving-licence-new": ["ใบขับขี่", "ทำใบขับขี่ใหม่", "ใบขับขี่มอไซค์"],
+    "driving-licence-renewal": ["ใบขับขี่", "ต่อใบขับขี่", "ใบขับขี่หมดอายุ"],
+    "passport": ["หนังสือเดินทาง", "พาสปอร์ต", "ทำพาสปอร์ต"],
+    "id-card": ["บัตรประชาชน", "บัตรปชช."],
+    "income-tax-filing": ["ภ.ง.ด.91", "ยื่นภาษี"],
+    "social-security-39": ["ม.39", "ประกันสังคม"],
+    "social-security-40": ["ม.40", "ประกันสังคม"],
+    "elderly-allowance": ["เบี้ยคนแก่", "เบี้ยยังชีพผู้สูงอายุ"],
+}
+
+
+@pytest.fixture(scope="module")
+def lexicon() -> ServiceLexicon:
+    return ServiceLexicon(NAMES)
+
+
+@pytest.fixture(scope="module")
+def records() -> list[dict]:
+    return records_from_seed(SEED_DIR)
+
+
+def test_a_name_shared_by_two_services_names_both(lexicon: ServiceLexicon) -> None:
+    assert lexicon.mentions("ใบขับขี่ ทำที่ไหนคะ") == [
+        {"text": "ใบขับขี่", "services": ["driving-licence-new", "driving-licence-renewal"]}
+    ]
+    row = dict(zip(lexicon.services, lexicon.vector("ใบขับขี่ ทำที่ไหนคะ"), strict=True))
+    assert row["driving-licence-new"] == row["driving-licence-renewal"] == 0.5
+    assert row["passport"] == 0.0
+
+
+def test_the_longest_match_wins(lexicon: ServiceLexicon) -> None:
+    assert lexicon.mentions("ใบขับขี่หมดอายุต่อยังไง") == [
+        {"text": "ใบขับขี่หมดอายุ", "services": ["driving-licence-renewal"]}
+    ]
+    assert lexicon.mentions("อยากทำใบขับขี่มอไซค์") == [
+        {"text": "ใบขับขี่มอไซค์", "services": ["driving-licence-new"]}
+    ]
+    row = dict(zip(lexicon.services, lexicon.vector("ใบขับขี่หมดอายุต่อยังไง"), strict=True))
+    assert row["driving-licence-renewal"] == 1.0
+    assert row["driving-licence-new"] == 0.0
+
+
+def test_mentions_come_in_reading_order(lexicon: ServiceLexicon) -> None:
+    found = lexicon.mentions("ทำพาสปอร์ตต้องใช้บัตรปชช.ไหม แล้วเบี้ยคนแก่ล่ะ")
+    assert [m["services"] for m in found] == [["passport"], ["id-card"], ["elderly-allowance"]]
+    found = lexicon.mentions("เบี้ยคนแก่กับพาสปอร์ต")
+    assert [m["services"] for m in found] == [["elderly-allowance"], ["passport"]]
+
+
+@pytest.mark.parametrize("text", ["ยื่นภ.ง.ด.91", "ยื่น ภงด.91", "ยื่นภงด 91", "ยื่นภ.ง.ด.๙๑", "ภ-ง-ด 91 ถึงวันไหน"])
+def test_abbreviations_match_however_they_are_written(text: str, lexicon: ServiceLexicon) -> None:
+    assert [m["services"] for m in lexicon.mentions(text)] == [["income-tax-filing"]]
+
+
+def test_sso_sections_are_told_apart(lexicon: ServiceLexicon) -> None:
+    assert [m["services"] for m in lexicon.mentions("ม.39 กับ ม.40 ต่างกันยังไง")] == [
+        ["social-security-39"],
+        ["social-security-40"],
+    ]
+    assert lexicon.mentions("ประกันสังคมส่งเท่าไหร่")[0]["services"] == [
+        "social-security-39",
+        "social-security-40",
+    ]
+
+
+def test_no_mention_in_small_talk(lexicon: ServiceLexicon) -> None:
+    assert lexicon.mentions("สวัสดีค่ะ") == []
+    assert lexicon.mentions("") == []
+    assert lexicon.vector("ขอบคุณมากค่ะ") == [0.0] * len(NAMES)
+
+
+def test_compact_removes_separators_and_normalises() -> None:
+    assert compact("ภ.ง.ด. ๙๑") == "ภงด91"
+    assert compact("Thai ID-card (บัตร ปชช.)") == "thaiidcardบัตรปชช"
+
+
+def test_from_training_data_reads_only_service_tables() -> None:
+    data = TrainingData(
+        lookup_tables=[
+            {"name": "service:passport", "elements": ["พาสปอร์ต"]},
+            {"name": "vehicle", "elements": ["มอไซค์"]},
+        ]
+    )
+    lexicon = ServiceLexicon.from_training_data(data)
+    assert lexicon.services == ["passport"]
+    assert lexicon.mentions("มอไซค์") == []
+
+
+def test_the_committed_lexicon_is_in_sync_with_the_catalog_seeds(records: list[dict]) -> None:
+    assert records, f"no seed records in {SEED_DIR}"
+    assert render(records) == LEXICON_FILE.read_text(encoding="utf-8"), (
+        "data/nlu/lexicon.yml is out of date: run `make lexicon` and retrain"
+    )
+
+
+def test_render_does_not_depend_on_record_order(records: list[dict]) -> None:
+    assert render(reversed(records)) == render(records)
+
+
+def test_names_of_splits_a_name_with_its_popular_form() -> None:
+    record = {"name": {"th": "หนังสือเดินทาง (พาสปอร์ต)", "en": "Passport"}, "synonyms": ["พาสปอร์ต", "PASSPORT"]}
+    assert names_of(record) == ["หนังสือเดินทาง (พาสปอร์ต)", "หนังสือเดินทาง", "พาสปอร์ต", "Passport"]
+
+
+def test_names_of_splits_slashes_and_keeps_only_parts_that_name_something() -> None:
+    record = {
+        "name": {"th": "ยื่นภาษี ภ.ง.ด.90/91", "en": "Personal income tax (PIT) - online filing"},
+        "synonyms": ["  ยื่น   ภาษี  ", "ยื่นภาษี ภ.ง.ด.90/91", "PERSONAL INCOME TAX"],
+    }
+    assert names_of(record) == [
+        "ยื่นภาษี ภ.ง.ด.90/91",
+        "ยื่นภาษี ภ.ง.ด.90",  # "91" alone, without letters, names nothing
+        "Personal income tax (PIT) - online filing",
+        "Personal income tax",  # an English part needs two words: "PIT" is left out
+        "online filing",
+        "ยื่น ภาษี",
+    ]
+
+
+def test_every_seed_yields_names_the_lexicon_finds(records: list[dict]) -> None:
+    lexicon = ServiceLexicon({r["id"]: names_of(r) for r in records})
+    for record in records:
+        found = lexicon.mentions(record["name"]["th"])
+        assert any(record["id"] in m["services"] for m in found), record["id"]
