@@ -22,8 +22,10 @@ COPY data/ data/
 RUN /opt/venv/bin/rasa train --out /app/models --fixed-model-name thai-eservice
 
 FROM python:3.10-slim-bookworm AS rasa-base
+# One thread per numeric library: thread pools spinning against each other under
+# concurrent users cost more than they give (see scripts/stack).
 ENV PATH=/opt/venv/bin:$PATH PYTHONPATH=/app PYTHAINLP_OFFLINE=1 RASA_TELEMETRY_ENABLED=false \
-    PYTHONUNBUFFERED=1
+    PYTHONUNBUFFERED=1 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
 RUN useradd --create-home --uid 1001 assistant
 COPY --from=rasa-deps /opt/venv /opt/venv
 WORKDIR /app

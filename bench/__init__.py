@@ -1,0 +1,1 @@
+"""Benchmark tooling: the community Thai pipeline and `make bench-nlu` (bench/run.py)."""
