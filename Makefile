@@ -97,5 +97,9 @@ bench: up
 		| tee results/bench-c4.txt | grep -E "latency|SUMMARY"
 	@echo "model size: $$(du -h $(MODEL) | cut -f1)   Rasa server RSS: $$(( $$(ps -o rss= -p $$(cat run/rasa.pid)) / 1024 )) MB"
 
+## bench-nlu: the project's NLU against the plain community Thai pipeline (about 30 min)
+bench-nlu: setup $(MODEL)
+	PYTHONPATH=$(CURDIR) $(RASA_ENV)/bin/python -m bench.run
+
 clean:
 	scripts/stack down; rm -rf models results run
