@@ -34,6 +34,8 @@ logger = logging.getLogger(__name__)
 
 ASK_INTENT = "ask_service"
 NONE = "none"
+# Where a message keeps its feature row between the classifiers of one turn; not output.
+ROW_CACHE_PREFIX = "label_classifier_row@"
 
 
 def metadata_label(message: Message, key: str) -> str | None:
@@ -108,15 +110,27 @@ class LabelClassifier(GraphComponent):
         return message.get(NORMALISED_TEXT) or message.get(TEXT) or ""
 
     # -- training and prediction --------------------------------------------------------
-    def features(self, messages: list[Message]) -> scipy.sparse.csr_matrix:
-        rows = []
-        for message in messages:
-            sparse = message.get_sparse_features(TEXT)[1]
-            dense = message.get_dense_features(TEXT)[1]
-            parts = [normalize(scipy.sparse.csr_matrix(sparse.features)) if sparse else None,
-                     scipy.sparse.csr_matrix(dense.features * self.config["dense_weight"]) if dense else None]
-            rows.append(scipy.sparse.hstack([p for p in parts if p is not None]).tocsr())
-        matrix = scipy.sparse.vstack(rows).tocsr()
+    def sentence_row(self, message: Message, reuse: bool = False) -> scipy.sparse.csr_matrix:
+        """The message's sparse and dense sentence features side by side, unit length each.
+
+        With `reuse` (at prediction time) the row is kept on the message, so the three
+        classifiers of a turn build it once; a featurizer that adds features later makes
+        a new row.
+        """
+        key = f"{ROW_CACHE_PREFIX}{self.config['dense_weight']}:{len(message.features)}"
+        if reuse and message.get(key) is not None:
+            return message.get(key)
+        sparse = message.get_sparse_features(TEXT)[1]
+        dense = message.get_dense_features(TEXT)[1]
+        parts = [normalize(scipy.sparse.csr_matrix(sparse.features)) if sparse else None,
+                 scipy.sparse.csr_matrix(dense.features * self.config["dense_weight"]) if dense else None]
+        row = scipy.sparse.hstack([p for p in parts if p is not None]).tocsr()
+        if reuse:
+            message.set(key, row)
+        return row
+
+    def features(self, messages: list[Message], reuse: bool = False) -> scipy.sparse.csr_matrix:
+        matrix = scipy.sparse.vstack([self.sentence_row(m, reuse) for m in messages]).tocsr()
         if self.lexicon is None:
             return matrix
         lexicon = np.array([self.lexicon_row(self.text_of(m)) for m in messages])
@@ -145,7 +159,7 @@ class LabelClassifier(GraphComponent):
     def rank(self, messages: list[Message]) -> list[list[dict[str, Any]]]:
         if self.classifier is None or not messages:
             return [[] for _ in messages]
-        probabilities = self.classifier.predict_proba(self.features(messages))
+        probabilities = self.classifier.predict_proba(self.features(messages, reuse=True))
         labels = self.classifier.classes_
 
         def ranked(row: np.ndarray) -> list[dict[str, Any]]:

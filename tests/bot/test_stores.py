@@ -1,0 +1,206 @@
+"""The tracker store and the lock store, against the machine's PostgreSQL and Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import redis
+import sqlalchemy as sa
+from rasa.core.lock_store import LockStore
+from rasa.core.tracker_store import SQLTrackerStore, TrackerStore
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import ActionExecuted, BotUttered, SessionStarted, SlotSet, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.utils.endpoints import read_endpoint_config
+
+from bot.lock_store import AtomicRedisLockStore
+from bot.tracker_store import FastSQLTrackerStore
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DOMAIN = Domain.load(str(REPO_ROOT / "domain.yml"))
+DB_NAME = "rasa_store_test"
+PG = {
+    "host": os.environ.get("TRACKER_DB_HOST", "127.0.0.1"),
+    "port": int(os.environ.get("TRACKER_DB_PORT", "5432")),
+    "username": os.environ.get("TRACKER_DB_USER", "postgres"),
+    "password": os.environ.get("TRACKER_DB_PASSWORD", ""),
+}
+REDIS = {"host": os.environ.get("REDIS_HOST", "127.0.0.1"), "port": int(os.environ.get("REDIS_PORT", "6379"))}
+REDIS_TEST_DB = 9
+
+
+@pytest.fixture(scope="module")
+def database() -> str:
+    admin = sa.create_engine(
+        sa.engine.URL.create("postgresql", PG["username"], PG["password"] or None, PG["host"], PG["port"], "postgres"),
+        isolation_level="AUTOCOMMIT",
+    )
+    try:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{DB_NAME}"'))
+            connection.execute(sa.text(f'CREATE DATABASE "{DB_NAME}"'))
+    except sa.exc.OperationalError as error:
+        pytest.fail(f"PostgreSQL at {PG['host']}:{PG['port']} is needed: {error}")
+    return DB_NAME
+
+
+def stores(database: str) -> tuple[SQLTrackerStore, FastSQLTrackerStore]:
+    options = {"domain": DOMAIN, "dialect": "postgresql", "db": database, **PG}
+    return SQLTrackerStore(**options), FastSQLTrackerStore(**options)
+
+
+def one_turn(tracker: DialogueStateTracker, text: str) -> None:
+    tracker.update(UserUttered(text, {"name": "ask_service", "confidence": 0.9},
+                               parse_data={"intent": {"name": "ask_service", "confidence": 0.9},
+                                           "entities": [], "text": text}))
+    tracker.update(SlotSet("service", "passport"))
+    tracker.update(ActionExecuted("action_answer_service"))
+    tracker.update(BotUttered("ค่าธรรมเนียม 1,000 บาทค่ะ", {"custom": {"kind": "answer"}}))
+    tracker.update(ActionExecuted("action_listen"))
+
+
+def new_tracker(sender: str) -> DialogueStateTracker:
+    tracker = DialogueStateTracker(sender, DOMAIN.slots)
+    for event in (ActionExecuted("action_session_start"), SessionStarted(), ActionExecuted("action_listen")):
+        tracker.update(event)
+    return tracker
+
+
+def endpoint_environment(monkeypatch: pytest.MonkeyPatch, database: str) -> None:
+    """What scripts/stack exports for endpoints.yml, pointed at the test database and Redis db."""
+    for key, value in {"ACTION_ENDPOINT_URL": "http://127.0.0.1:1/webhook",
+                       "TRACKER_DB_HOST": PG["host"], "TRACKER_DB_PORT": str(PG["port"]),
+                       "TRACKER_DB_NAME": database, "TRACKER_DB_USER": PG["username"],
+                       "TRACKER_DB_PASSWORD": PG["password"], "REDIS_HOST": REDIS["host"],
+                       "REDIS_PORT": str(REDIS["port"]), "REDIS_LOCK_DB": str(REDIS_TEST_DB)}.items():
+        monkeypatch.setenv(key, value)
+
+
+# -- tracker store ---------------------------------------------------------------------------
+def test_endpoints_yml_builds_the_fast_sql_store(database: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Rasa falls back to an in-memory store, with only a warning, when a custom class does
+    # not load: conversations would then be lost on restart.
+    endpoint_environment(monkeypatch, database)
+    config = read_endpoint_config(str(REPO_ROOT / "endpoints.yml"), "tracker_store")
+    store = TrackerStore.create(config, DOMAIN)
+    assert isinstance(getattr(store, "_tracker_store", store), FastSQLTrackerStore)
+
+
+def test_fast_store_reads_and_writes_what_rasas_store_does(database: str) -> None:
+    stock, fast = stores(database)
+    sender = f"t-{uuid.uuid4()}"
+
+    async def scenario() -> None:
+        tracker = new_tracker(sender)
+        one_turn(tracker, "ทำพาสปอร์ตกี่บาท")
+        await fast.save(tracker)
+        tracker = await stock.retrieve(sender)
+        one_turn(tracker, "ใช้เอกสารอะไร")
+        await stock.save(tracker)
+        tracker = await fast.retrieve(sender)
+        one_turn(tracker, "ต่ออายุได้ที่ไหน")
+        await fast.save(tracker)
+        from_stock, from_fast = await stock.retrieve(sender), await fast.retrieve(sender)
+        assert [e.as_dict() for e in from_fast.events] == [e.as_dict() for e in from_stock.events]
+        assert [e.text for e in from_fast.events if isinstance(e, UserUttered)] == [
+            "ทำพาสปอร์ตกี่บาท", "ใช้เอกสารอะไร", "ต่ออายุได้ที่ไหน"]
+
+    asyncio.run(scenario())
+
+
+def test_fast_store_returns_the_latest_session_only(database: str) -> None:
+    stock, fast = stores(database)
+    sender = f"t-{uuid.uuid4()}"
+
+    async def scenario() -> None:
+        tracker = new_tracker(sender)
+        one_turn(tracker, "เก่า")
+        await fast.save(tracker)
+        time.sleep(0.01)
+        tracker.update(ActionExecuted("action_session_start"))
+        tracker.update(SessionStarted())
+        one_turn(tracker, "ใหม่")
+        await fast.save(tracker)
+        latest = await fast.retrieve(sender)
+        assert [e.text for e in latest.events if isinstance(e, UserUttered)] == ["ใหม่"]
+        assert [e.as_dict() for e in latest.events] == [e.as_dict() for e in (await stock.retrieve(sender)).events]
+        # Saving the latest session again adds nothing.
+        await fast.save(latest)
+        full = await stock.retrieve_full_tracker(sender)
+        assert [e.text for e in full.events if isinstance(e, UserUttered)] == ["เก่า", "ใหม่"]
+
+    asyncio.run(scenario())
+
+
+def test_unknown_conversation_is_none(database: str) -> None:
+    _, fast = stores(database)
+    assert asyncio.run(fast.retrieve("nobody-" + uuid.uuid4().hex)) is None
+
+
+# -- lock store ------------------------------------------------------------------------------
+@pytest.fixture()
+def lock_store() -> AtomicRedisLockStore:
+    try:
+        redis.Redis(**REDIS, db=REDIS_TEST_DB).ping()
+    except redis.exceptions.ConnectionError as error:
+        pytest.fail(f"Redis at {REDIS['host']}:{REDIS['port']} is needed: {error}")
+    return AtomicRedisLockStore(**REDIS, db=REDIS_TEST_DB, key_prefix="test")
+
+
+def test_endpoints_yml_builds_the_atomic_lock_store(monkeypatch: pytest.MonkeyPatch) -> None:
+    endpoint_environment(monkeypatch, DB_NAME)
+    config = read_endpoint_config(str(REPO_ROOT / "endpoints.yml"), "lock_store")
+    store = LockStore.create(config)
+    assert isinstance(store, AtomicRedisLockStore)
+    assert store.red.connection_pool.connection_kwargs["db"] == REDIS_TEST_DB
+
+
+def test_lock_is_deleted_with_its_last_ticket(lock_store: AtomicRedisLockStore) -> None:
+    conversation = uuid.uuid4().hex
+
+    async def scenario() -> None:
+        async with lock_store.lock(conversation):
+            assert lock_store.get_lock(conversation) is not None
+        assert lock_store.get_lock(conversation) is None
+
+    asyncio.run(scenario())
+
+
+def _hold_lock_many_times(conversation: str, rounds: int, log_key: str) -> None:
+    """In a process of its own, like a second Rasa worker: take the lock, log enter/leave."""
+    store = AtomicRedisLockStore(**REDIS, db=REDIS_TEST_DB, key_prefix="test")
+    log = redis.Redis(**REDIS, db=REDIS_TEST_DB)
+
+    async def one(i: int) -> None:
+        async with store.lock(conversation, lock_lifetime=30):
+            log.rpush(log_key, f"in {os.getpid()}-{i}")
+            await asyncio.sleep(0.002)
+            log.rpush(log_key, f"out {os.getpid()}-{i}")
+
+    async def main() -> None:
+        await asyncio.gather(*(one(i) for i in range(rounds)))
+
+    asyncio.run(main())
+
+
+def test_two_workers_never_hold_one_conversation_at_once(lock_store: AtomicRedisLockStore) -> None:
+    conversation, log_key = uuid.uuid4().hex, f"log-{uuid.uuid4().hex}"
+    context = multiprocessing.get_context("spawn")
+    workers = [context.Process(target=_hold_lock_many_times, args=(conversation, 15, log_key)) for _ in range(3)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+        assert worker.exitcode == 0
+    log = [entry.decode() for entry in redis.Redis(**REDIS, db=REDIS_TEST_DB).lrange(log_key, 0, -1)]
+    assert len(log) == 2 * 3 * 15
+    # Strictly alternating: every holder leaves before the next one enters.
+    for enter, leave in zip(log[::2], log[1::2], strict=True):
+        assert enter.startswith("in ") and leave == "out " + enter[3:]
+    assert lock_store.get_lock(conversation) is None
