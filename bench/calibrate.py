@@ -13,7 +13,12 @@ values on a grid, the decision ServiceClassifier.verdict makes:
   Counted apart, as "clarified" when the right service is among the buttons.
 
 It picks the values with the highest accuracy among those whose confidently wrong share
-is at most --max-wrong. The examples generated from the catalog's names are left out:
+is at most --max-wrong.
+
+It also replays the cascade of config.yml (E5Featurizer's `skip_when_confident`): for a
+confidence limit, a message keeps the labels of the classifiers without e5 when all its
+labels are at least that sure, and takes those of the classifiers with e5 otherwise. The
+table shows, per limit, the share of messages that need e5 and the three accuracies. The examples generated from the catalog's names are left out:
 they are the names themselves, trivially right, and would hide the errors on questions.
 The topic's threshold is chosen the same way: below it, the topic is unsure.
 """
@@ -178,6 +183,55 @@ def calibrate(cv: dict[str, Any], pipeline: str, max_wrong: float) -> dict[str, 
     }
 
 
+CASCADE_LIMITS = [0.0, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 1.01]
+
+
+def cascade(cv: dict[str, Any], cheap: str = "project-no-e5", full: str = "project") -> list[dict[str, Any]]:
+    """Per confidence limit: the share of messages sent on to e5, and the accuracies."""
+    examples = cv["examples_detail"]
+    predictions = cv["predictions"]
+    if not all(predictions.get(p, {}).get("intent") for p in (cheap, full)):
+        return []
+
+    def top(pipeline: str, label: str, i: int) -> tuple[str | None, float]:
+        ranking = (predictions[pipeline][label].get(str(i)) or {}).get("ranking") or []
+        return (ranking[0][0], ranking[0][1]) if ranking else (None, 0.0)
+
+    rows = []
+    for limit in CASCADE_LIMITS:
+        to_e5 = intent_right = service_right = topic_right = asked = 0
+        for i, example in enumerate(examples):
+            intent = top(cheap, "intent", i)
+            labels = ["service", "topic"] if intent[0] == "ask_service" else []
+            # Only the ask_service examples have service and topic rankings: the others
+            # predicted as questions about a service are counted as sent on to e5.
+            unsure = intent[1] < limit or any(
+                str(i) not in predictions[cheap][label] or top(cheap, label, i)[1] < limit for label in labels
+            )
+            source = full if unsure else cheap
+            to_e5 += unsure
+            intent_right += top(source, "intent", i)[0] == example["intent"]
+            if example["intent"] == "ask_service":
+                asked += 1
+                service_right += top(source, "service", i)[0] == (example["service"] or NONE)
+                topic_right += top(source, "topic", i)[0] == example["topic"]
+        rows.append({
+            "limit": limit,
+            "e5_share": round(to_e5 / len(examples), 3),
+            "intent": round(intent_right / len(examples), 4),
+            "service": round(service_right / asked, 4),
+            "topic": round(topic_right / asked, 4),
+        })
+    return rows
+
+
+def print_cascade(rows: list[dict[str, Any]]) -> None:
+    print("[cascade] classifiers without e5 first; e5 for the messages below the limit")
+    print("  limit  to e5  intent  service  topic   (0: never e5; 1.01: always)")
+    for r in rows:
+        print(f"  {r['limit']:>5.2f}  {r['e5_share']:>5.3f}  {r['intent']:.4f}  {r['service']:.4f}   {r['topic']:.4f}")
+
+
 def print_report(result: dict[str, Any]) -> None:
     print(
         f"[{result['pipeline']}] service: {result['service_examples']} written examples, "
@@ -249,8 +303,12 @@ def main(argv: list[str] | None = None) -> int:
             result = calibrate(cv, pipeline, args.max_wrong)
             print_report(result)
             results.append(result)
+    rows = cascade(cv)
+    if rows:
+        print_cascade(rows)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, ensure_ascii=False, indent=1), encoding="utf-8")
+    output = {"calibration": results, "cascade": rows}
+    args.out.write_text(json.dumps(output, ensure_ascii=False, indent=1), encoding="utf-8")
     return 0
 
 

@@ -168,6 +168,12 @@ class Run:
         self.embedder: CachedEmbedder | None = None
         project = pipeline_steps(args.project_config)
         self.prefix, self.dense, self.classifiers = split_at(project, DENSE_FEATURIZER)
+        # config.yml runs the classifiers in a cascade (before e5 and again after it). Here
+        # each variant is scored whole, e5 for every message or for none; bench/calibrate.py
+        # combines the two into the cascade.
+        after = {step["name"] for step in self.classifiers}
+        self.prefix = [step for step in self.prefix if step["name"] not in after]
+        self.dense = [{k: v for k, v in step.items() if k != "skip_when_confident"} for step in self.dense]
         if getattr(args, "no_dense", False):
             self.dense = []
         self.community = pipeline_steps(args.community_config)

@@ -236,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
     print()
     print(table(report))
-    for result in report["calibration"]:
+    for result in report["calibration"]["calibration"]:
         s, t = result["service"], result["topic"]
         if s:
             print(
@@ -245,6 +245,11 @@ def main(argv: list[str] | None = None) -> int:
                 f"confidently wrong {s['confidently_wrong']:.3f}, asked back {s['asked_back']:.3f}); "
                 + (f"topic threshold={t['threshold']} (accuracy {t['accuracy']:.3f})" if t else "topic: none")
             )
+    for row in report["calibration"]["cascade"]:
+        print(
+            f"cascade limit {row['limit']:.2f}: e5 for {100 * row['e5_share']:.0f}% of messages, "
+            f"intent {row['intent']:.3f} service {row['service']:.3f} topic {row['topic']:.3f}"
+        )
     seg = report["segmenters"]
     print(
         "segmenters: "

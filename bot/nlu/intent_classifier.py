@@ -34,8 +34,6 @@ class IntentClassifier(LabelClassifier, RasaIntentClassifier):
     def lexicon_row(self, text: str) -> list[float]:
         return [max(super().lexicon_row(text), default=0.0)]
 
-    def process(self, messages: list[Message]) -> list[Message]:
-        for message, ranking in zip(messages, self.rank(messages), strict=True):
-            message.set(INTENT, ranking[0] if ranking else None, add_to_output=True)
-            message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
-        return messages
+    def write(self, message: Message, ranking: list[dict[str, Any]]) -> None:
+        message.set(INTENT, ranking[0] if ranking else None, add_to_output=True)
+        message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse
+import scipy.special
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
@@ -34,8 +35,8 @@ logger = logging.getLogger(__name__)
 
 ASK_INTENT = "ask_service"
 NONE = "none"
-# Where a message keeps its feature row between the classifiers of one turn; not output.
-ROW_CACHE_PREFIX = "label_classifier_row@"
+# Bump when what persist() writes changes, so that Rasa's cache retrains the classifiers.
+MODEL_FORMAT = 2
 
 
 def metadata_label(message: Message, key: str) -> str | None:
@@ -85,6 +86,16 @@ class LabelClassifier(GraphComponent):
         self._resource = resource
         self.classifier = classifier
         self.lexicon: ServiceLexicon | None = None
+        # Whether it learnt with dense (e5) features; such a classifier leaves alone the
+        # messages that E5Featurizer did not embed, and the classifier before it decides.
+        self.uses_dense = False
+        self._weights_by_feature: np.ndarray | None = None
+
+    @classmethod
+    def fingerprint_addon(cls, config: dict[str, Any]) -> str | None:
+        # What the model stores changed with the cascade (features.json); older cached
+        # classifiers must not be restored.
+        return f"{cls.__name__}-{MODEL_FORMAT}"
 
     @classmethod
     def create(
@@ -105,37 +116,63 @@ class LabelClassifier(GraphComponent):
         """The catalog-name features of a message: by default one per service."""
         return self.lexicon.vector(text) if self.lexicon else []
 
+    def write(self, message: Message, ranking: list[dict[str, Any]]) -> None:
+        """Put the ranking, and the verdict on it, into the parse result."""
+        message.set(self.output_key, {**self.verdict(ranking), "ranking": ranking}, add_to_output=True)
+
+    @staticmethod
+    def has_dense(message: Message) -> bool:
+        return any(f.is_dense() and f.attribute == TEXT for f in message.features)
+
     @staticmethod
     def text_of(message: Message) -> str:
         return message.get(NORMALISED_TEXT) or message.get(TEXT) or ""
 
     # -- training and prediction --------------------------------------------------------
-    def sentence_row(self, message: Message, reuse: bool = False) -> scipy.sparse.csr_matrix:
-        """The message's sparse and dense sentence features side by side, unit length each.
-
-        With `reuse` (at prediction time) the row is kept on the message, so the three
-        classifiers of a turn build it once; a featurizer that adds features later makes
-        a new row.
-        """
-        key = f"{ROW_CACHE_PREFIX}{self.config['dense_weight']}:{len(message.features)}"
-        if reuse and message.get(key) is not None:
-            return message.get(key)
+    def sentence_parts(self, message: Message) -> tuple[scipy.sparse.csr_matrix | None, np.ndarray | None]:
+        """The message's sparse sentence features (unit length) and its weighted dense ones."""
         sparse = message.get_sparse_features(TEXT)[1]
         dense = message.get_dense_features(TEXT)[1]
-        parts = [normalize(scipy.sparse.csr_matrix(sparse.features)) if sparse else None,
-                 scipy.sparse.csr_matrix(dense.features * self.config["dense_weight"]) if dense else None]
-        row = scipy.sparse.hstack([p for p in parts if p is not None]).tocsr()
-        if reuse:
-            message.set(key, row)
-        return row
+        return (
+            normalize(scipy.sparse.csr_matrix(sparse.features)) if sparse else None,
+            dense.features.reshape(-1) * self.config["dense_weight"] if dense else None,
+        )
 
-    def features(self, messages: list[Message], reuse: bool = False) -> scipy.sparse.csr_matrix:
-        matrix = scipy.sparse.vstack([self.sentence_row(m, reuse) for m in messages]).tocsr()
-        if self.lexicon is None:
-            return matrix
-        lexicon = np.array([self.lexicon_row(self.text_of(m)) for m in messages])
-        weighted = scipy.sparse.csr_matrix(lexicon * self.config["lexicon_weight"])
-        return scipy.sparse.hstack([matrix, weighted]).tocsr()
+    def lexicon_features(self, message: Message) -> np.ndarray:
+        return np.asarray(self.lexicon_row(self.text_of(message)), dtype=float) * self.config["lexicon_weight"]
+
+    def features(self, messages: list[Message]) -> scipy.sparse.csr_matrix:
+        """The training matrix: sparse, dense and catalog-name features side by side."""
+        rows = []
+        for message in messages:
+            sparse, dense = self.sentence_parts(message)
+            parts = [sparse, None if dense is None else scipy.sparse.csr_matrix(dense)]
+            if self.lexicon is not None:
+                parts.append(scipy.sparse.csr_matrix(self.lexicon_features(message)))
+            rows.append(scipy.sparse.hstack([p for p in parts if p is not None]).tocsr())
+        return scipy.sparse.vstack(rows).tocsr()
+
+    def probabilities(self, message: Message) -> np.ndarray:
+        """`predict_proba` of one message, from the weights of each block of features.
+
+        Building the message's sparse row, as training does, cost more than the model.
+        """
+        weights = self._weights_by_feature
+        if weights is None:
+            weights = self._weights_by_feature = np.ascontiguousarray(self.classifier.coef_.T)
+        scores = self.classifier.intercept_.copy()
+        sparse, dense = self.sentence_parts(message)
+        offset = 0
+        if sparse is not None:
+            scores += sparse.data @ weights[sparse.indices]
+            offset = sparse.shape[1]
+        if dense is not None:
+            scores += dense @ weights[offset : offset + len(dense)]
+            offset += len(dense)
+        if self.lexicon is not None:
+            lexicon = self.lexicon_features(message)
+            scores += lexicon @ weights[offset : offset + len(lexicon)]
+        return scipy.special.softmax(scores)
 
     def train(self, training_data: TrainingData) -> Resource:
         if self.config["lexicon_weight"]:
@@ -149,18 +186,23 @@ class LabelClassifier(GraphComponent):
         if len(set(labels)) < 2:
             logger.warning("%s: fewer than two labels in the training data; not trained.", self.label_key)
             return self._resource
+        self.uses_dense = any(self.has_dense(m) for m in examples)
         self.classifier = LogisticRegression(
             C=self.config["C"], max_iter=self.config["max_iter"], class_weight="balanced"
         )
         self.classifier.fit(self.features(examples), labels)
+        self._weights_by_feature = None
         self.persist()
         return self._resource
 
     def rank(self, messages: list[Message]) -> list[list[dict[str, Any]]]:
         if self.classifier is None or not messages:
             return [[] for _ in messages]
-        probabilities = self.classifier.predict_proba(self.features(messages, reuse=True))
         labels = self.classifier.classes_
+        if len(labels) > 2:  # multinomial; a binary model is one-vs-rest
+            probabilities = [self.probabilities(m) for m in messages]
+        else:
+            probabilities = self.classifier.predict_proba(self.features(messages))
 
         def ranked(row: np.ndarray) -> list[dict[str, Any]]:
             order = np.argsort(-row)[: self.config["ranking_length"]]
@@ -180,9 +222,9 @@ class LabelClassifier(GraphComponent):
         return {"name": top["name"], "confidence": top["confidence"], "ambiguous": ambiguous}
 
     def process(self, messages: list[Message]) -> list[Message]:
-        for message, ranking in zip(messages, self.rank(messages), strict=True):
-            verdict = {**self.verdict(ranking), "ranking": ranking}
-            message.set(self.output_key, verdict, add_to_output=True)
+        todo = [m for m in messages if self.has_dense(m)] if self.uses_dense else messages
+        for message, ranking in zip(todo, self.rank(todo), strict=True):
+            self.write(message, ranking)
         return messages
 
     # -- persistence ----------------------------------------------------------------------
@@ -191,6 +233,7 @@ class LabelClassifier(GraphComponent):
 
         with self._model_storage.write_to(self._resource) as directory:
             sio.dump(self.classifier, directory / "classifier.skops")
+            (directory / "features.json").write_text(json.dumps({"dense": self.uses_dense}))
             if self.lexicon:
                 names = json.dumps(self.lexicon.names, ensure_ascii=False)
                 (directory / "lexicon.json").write_text(names, encoding="utf-8")
@@ -211,6 +254,8 @@ class LabelClassifier(GraphComponent):
                 path = directory / "classifier.skops"
                 classifier = sio.load(path, trusted=sio.get_untrusted_types(file=path))
                 component = cls(config, model_storage, resource, classifier)
+                features = json.loads((directory / "features.json").read_text())
+                component.uses_dense = bool(features["dense"])
                 lexicon = directory / "lexicon.json"
                 if lexicon.exists():
                     component.lexicon = ServiceLexicon(json.loads(lexicon.read_text(encoding="utf-8")))

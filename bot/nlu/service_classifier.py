@@ -57,9 +57,7 @@ class ServiceClassifier(LabelClassifier):
             return {"name": NONE, "confidence": p_none, "ambiguous": False}
         return {"name": top["name"], "confidence": top["confidence"], "ambiguous": True}
 
-    def process(self, messages: list[Message]) -> list[Message]:
-        messages = super().process(messages)
-        for message in messages:
-            found = self.lexicon.mentions(self.text_of(message)) if self.lexicon else []
-            message.get(self.output_key)["mentions"] = found
-        return messages
+    def write(self, message: Message, ranking: list[dict[str, Any]]) -> None:
+        super().write(message, ranking)
+        found = self.lexicon.mentions(self.text_of(message)) if self.lexicon else []
+        message.get(self.output_key)["mentions"] = found

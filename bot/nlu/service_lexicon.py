@@ -10,6 +10,8 @@ dashes and spaces are removed on both sides first.
 
 from __future__ import annotations
 
+import functools
+
 import re
 from collections import defaultdict
 from typing import Any
@@ -41,6 +43,8 @@ class ServiceLexicon:
         for service, service_names in names.items():
             patterns = {compact(n): None for n in service_names if len(compact(n)) > 1}
             self._matcher.add(service, [self.doc(p) for p in patterns])
+        # The classifiers of one turn ask about the same text several times in a row.
+        self.mentions = functools.lru_cache(maxsize=64)(self._mentions)
 
     @classmethod
     def from_training_data(cls, training_data: TrainingData) -> ServiceLexicon:
@@ -55,7 +59,7 @@ class ServiceLexicon:
     def doc(self, text: str) -> Doc:
         return Doc(self._vocab, words=tcc.segment(compact(text)))
 
-    def mentions(self, text: str) -> list[dict[str, Any]]:
+    def _mentions(self, text: str) -> list[dict[str, Any]]:
         """Services named in the text, in reading order; overlapping names keep the longest."""
         doc = self.doc(text)
         services_at: dict[tuple[int, int], set[str]] = defaultdict(set)
