@@ -35,6 +35,8 @@ logger = logging.getLogger(__name__)
 
 ASK_INTENT = "ask_service"
 NONE = "none"
+# Where a message keeps its features as the classifiers use them (not in the parse result).
+PARTS_KEY = "label_classifier_parts@"
 # Bump when what persist() writes changes, so that Rasa's cache retrains the classifiers.
 MODEL_FORMAT = 2
 
@@ -129,14 +131,28 @@ class LabelClassifier(GraphComponent):
         return message.get(NORMALISED_TEXT) or message.get(TEXT) or ""
 
     # -- training and prediction --------------------------------------------------------
-    def sentence_parts(self, message: Message) -> tuple[scipy.sparse.csr_matrix | None, np.ndarray | None]:
-        """The message's sparse sentence features (unit length) and its weighted dense ones."""
-        sparse = message.get_sparse_features(TEXT)[1]
-        dense = message.get_dense_features(TEXT)[1]
-        return (
-            normalize(scipy.sparse.csr_matrix(sparse.features)) if sparse else None,
-            dense.features.reshape(-1) * self.config["dense_weight"] if dense else None,
-        )
+    def sentence_parts(
+        self, message: Message, keep: bool = False
+    ) -> tuple[scipy.sparse.csr_matrix | None, np.ndarray | None]:
+        """The message's sparse sentence features (unit length) and its weighted dense ones.
+
+        With `keep` (at prediction time, never in training: the training data is
+        fingerprinted for Rasa's cache) they stay on the message: the classifiers of a
+        turn ask for them up to six times, and combining Rasa's feature blocks is dearer
+        than the classifiers. A featurizer that adds features later (e5) changes the key.
+        """
+        key = f"{PARTS_KEY}{self.config['dense_weight']}:{len(message.features)}"
+        parts = message.get(key)
+        if parts is None:
+            sparse = message.get_sparse_features(TEXT)[1]
+            dense = message.get_dense_features(TEXT)[1]
+            parts = (
+                normalize(scipy.sparse.csr_matrix(sparse.features)) if sparse else None,
+                dense.features.reshape(-1) * self.config["dense_weight"] if dense else None,
+            )
+            if keep:
+                message.set(key, parts)
+        return parts
 
     def lexicon_features(self, message: Message) -> np.ndarray:
         return np.asarray(self.lexicon_row(self.text_of(message)), dtype=float) * self.config["lexicon_weight"]
@@ -161,7 +177,7 @@ class LabelClassifier(GraphComponent):
         if weights is None:
             weights = self._weights_by_feature = np.ascontiguousarray(self.classifier.coef_.T)
         scores = self.classifier.intercept_.copy()
-        sparse, dense = self.sentence_parts(message)
+        sparse, dense = self.sentence_parts(message, keep=True)
         offset = 0
         if sparse is not None:
             scores += sparse.data @ weights[sparse.indices]
