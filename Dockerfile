@@ -43,6 +43,8 @@ CMD ["rasa", "run", "actions", "--port", "5055", "--actions", "actions"]
 
 FROM rasa-base AS rasa
 COPY --from=train --chown=assistant /app/models/thai-eservice.tar.gz models/thai-eservice.tar.gz
+# One Rasa worker per core the container is given; bot/lock_store.py keeps them safe.
+ENV SANIC_WORKERS=2
 EXPOSE 5005
 HEALTHCHECK --interval=30s --timeout=5s --start-period=120s \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:5005/', timeout=4)"]

@@ -9,7 +9,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.answers import TOPIC_LABELS, compose
+from actions.answers import TOPIC_LABELS, compose, facts
 from actions.catalog import client
 from actions.details import known_details
 from actions.envelope import GOVERNMENT_HOTLINE, ask_payload, send
@@ -65,7 +65,11 @@ class ActionAnswerService(Action):
         except ServiceNotFound:
             logger.error("service %s is not in any catalog", question.service)
             return clarify(dispatcher, Question(None, question.topic, 0.0))
-        text, card = compose(record, question.topic, known_details(tracker.current_slot_values()))
+        known = known_details(tracker.current_slot_values())
+        # The catalog may say nothing on the likeliest topic but answer a close second.
+        answerable = [t for t in [question.topic, *question.fallback_topics] if facts(record, t, known)]
+        question.topic = answerable[0] if answerable else question.topic
+        text, card = compose(record, question.topic, known)
         follow_ups = [t for t in question.other_topics if t != question.topic]
         follow_ups += [t for t in SUGGESTED_TOPICS if t != question.topic and t not in follow_ups]
         label = TOPIC_LABELS[question.topic]

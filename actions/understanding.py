@@ -17,6 +17,9 @@ NONE = "none"
 ASK_INTENT = "ask_service"
 # Another topic this likely is also asked in the same message ("...ต้องใช้เอกสารอะไร แล้วไปสมัครที่ไหน").
 OTHER_TOPIC_MIN_CONFIDENCE = 0.2
+# A runner-up topic answered instead when the catalog says nothing on the top one
+# ("มีเวลาเพิ่มกี่วัน": processing time or deadline; the record has only the deadline).
+FALLBACK_TOPIC_MIN_CONFIDENCE = 0.1
 # A service offered as a button when asking back.
 CANDIDATE_MIN_CONFIDENCE = 0.05
 
@@ -31,6 +34,8 @@ class Question:
     # Several questions in one message: the other topics and services asked, offered as buttons.
     other_topics: list[str] = field(default_factory=list)
     other_services: list[str] = field(default_factory=list)
+    # Likely topics after the top one, for when the catalog has nothing on the top one.
+    fallback_topics: list[str] = field(default_factory=list)
 
     @property
     def needs_clarifying(self) -> bool:
@@ -74,7 +79,18 @@ def understand(tracker: Tracker) -> Question:
     named = _entity(message, "service")
     if named:
         return Question(named, topic, 1.0, other_topics=others)
+    question = _which_service(predicted, slot_service, topic, others)
+    if not _entity(message, "topic"):
+        question.fallback_topics = [
+            t["name"] for t in predicted_topic.get("ranking", [])[1:]
+            if t["confidence"] >= FALLBACK_TOPIC_MIN_CONFIDENCE
+        ]
+    return question
 
+
+def _which_service(
+    predicted: dict[str, Any], slot_service: str | None, topic: str, others: list[str]
+) -> Question:
     ranking = [r for r in predicted.get("ranking", []) if r["name"] != NONE]
     top = predicted.get("name")
     if top and top != NONE and not predicted.get("ambiguous"):

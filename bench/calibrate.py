@@ -13,14 +13,14 @@ values on a grid, the decision ServiceClassifier.verdict makes:
   Counted apart, as "clarified" when the right service is among the buttons.
 
 It picks the values with the highest accuracy among those whose confidently wrong share
-is at most --max-wrong.
+is at most --max-wrong. The examples generated from the catalog's names are left out:
+they are the names themselves, trivially right, and would hide the errors on questions.
+The topic's threshold is chosen the same way: below it, the topic is unsure.
 
 It also replays the cascade of config.yml (E5Featurizer's `skip_when_confident`): for a
 confidence limit, a message keeps the labels of the classifiers without e5 when all its
 labels are at least that sure, and takes those of the classifiers with e5 otherwise. The
-table shows, per limit, the share of messages that need e5 and the three accuracies. The examples generated from the catalog's names are left out:
-they are the names themselves, trivially right, and would hide the errors on questions.
-The topic's threshold is chosen the same way: below it, the topic is unsure.
+table shows, per limit, the share of messages that need e5 and the three accuracies.
 """
 
 from __future__ import annotations
@@ -229,7 +229,10 @@ def print_cascade(rows: list[dict[str, Any]]) -> None:
     print("[cascade] classifiers without e5 first; e5 for the messages below the limit")
     print("  limit  to e5  intent  service  topic   (0: never e5; 1.01: always)")
     for r in rows:
-        print(f"  {r['limit']:>5.2f}  {r['e5_share']:>5.3f}  {r['intent']:.4f}  {r['service']:.4f}   {r['topic']:.4f}")
+        print(
+            f"  {r['limit']:>5.2f}  {r['e5_share']:>5.3f}  {r['intent']:.4f}  {r['service']:.4f}"
+            f"   {r['topic']:.4f}"
+        )
 
 
 def print_report(result: dict[str, Any]) -> None:

@@ -46,12 +46,14 @@ class FastSQLTrackerStore(SQLTrackerStore):
             rows = connection.execute(SELECT_CURRENT_SESSION, self._session_params(sender_id)).fetchall()
         if not self.domain or not rows:
             return None
-        return DialogueStateTracker.from_dict(sender_id, [json.loads(data) for (data,) in rows], self.domain.slots)
+        events = [json.loads(data) for (data,) in rows]
+        return DialogueStateTracker.from_dict(sender_id, events, self.domain.slots)
 
     async def save(self, tracker: DialogueStateTracker) -> None:
         await self.stream_events(tracker)
         with self.engine.begin() as connection:
-            stored = connection.execute(COUNT_CURRENT_SESSION, self._session_params(tracker.sender_id)).scalar()
+            params = self._session_params(tracker.sender_id)
+            stored = connection.execute(COUNT_CURRENT_SESSION, params).scalar()
             rows = [self._row(tracker.sender_id, event.type_name, event.as_dict())
                     for event in list(tracker.events)[stored:]]
             if rows:

@@ -155,7 +155,8 @@ class LabelClassifier(GraphComponent):
         return parts
 
     def lexicon_features(self, message: Message) -> np.ndarray:
-        return np.asarray(self.lexicon_row(self.text_of(message)), dtype=float) * self.config["lexicon_weight"]
+        row = np.asarray(self.lexicon_row(self.text_of(message)), dtype=float)
+        return row * self.config["lexicon_weight"]
 
     def features(self, messages: list[Message]) -> scipy.sparse.csr_matrix:
         """The training matrix: sparse, dense and catalog-name features side by side."""

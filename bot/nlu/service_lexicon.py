@@ -11,7 +11,6 @@ dashes and spaces are removed on both sides first.
 from __future__ import annotations
 
 import functools
-
 import re
 from collections import defaultdict
 from typing import Any

@@ -232,6 +232,25 @@ def test_a_second_service_in_the_question_is_offered_as_a_button(live_catalog: s
     assert {"service": "id-card", "topic": "documents"} in payloads
 
 
+def test_a_close_second_topic_the_catalog_answers_replaces_an_empty_one(live_catalog: str) -> None:
+    # The record says nothing on processing time but gives the filing deadline.
+    assert not record_of(live_catalog, "income-tax-filing")["processing_time"]
+    trk = tracker("ยื่นออนไลน์ได้เวลาเพิ่มกี่วัน", service="income-tax-filing", topic="processing_time",
+                  topic_ranking=ranking(("processing_time", 0.55), ("deadline", 0.35), ("fee", 0.05)))
+    messages, events = run(ActionAnswerService(), trk)
+    assert envelope(messages)["topic"] == "deadline"
+    assert SlotSet("topic", "deadline") in events
+
+
+def test_a_topic_from_a_button_is_answered_as_asked(live_catalog: str) -> None:
+    trk = tracker("/ask_service", service="income-tax-filing", topic="processing_time",
+                  topic_ranking=ranking(("processing_time", 0.55), ("deadline", 0.35)),
+                  entities=[{"entity": "service", "value": "income-tax-filing"},
+                            {"entity": "topic", "value": "processing_time"}])
+    messages, _ = run(ActionAnswerService(), trk)
+    assert envelope(messages)["topic"] == "processing_time"
+
+
 # -- asking back -------------------------------------------------------------------------------------------
 def test_an_ambiguous_service_is_asked_back_with_buttons(live_catalog: str) -> None:
     both = ["driving-licence-new", "driving-licence-renewal"]

@@ -38,7 +38,9 @@ REDIS_TEST_DB = 9
 @pytest.fixture(scope="module")
 def database() -> str:
     admin = sa.create_engine(
-        sa.engine.URL.create("postgresql", PG["username"], PG["password"] or None, PG["host"], PG["port"], "postgres"),
+        sa.engine.URL.create(
+            "postgresql", PG["username"], PG["password"] or None, PG["host"], PG["port"], "postgres"
+        ),
         isolation_level="AUTOCOMMIT",
     )
     try:
@@ -129,7 +131,8 @@ def test_fast_store_returns_the_latest_session_only(database: str) -> None:
         await fast.save(tracker)
         latest = await fast.retrieve(sender)
         assert [e.text for e in latest.events if isinstance(e, UserUttered)] == ["ใหม่"]
-        assert [e.as_dict() for e in latest.events] == [e.as_dict() for e in (await stock.retrieve(sender)).events]
+        from_stock = await stock.retrieve(sender)
+        assert [e.as_dict() for e in latest.events] == [e.as_dict() for e in from_stock.events]
         # Saving the latest session again adds nothing.
         await fast.save(latest)
         full = await stock.retrieve_full_tracker(sender)
@@ -192,7 +195,9 @@ def _hold_lock_many_times(conversation: str, rounds: int, log_key: str) -> None:
 def test_two_workers_never_hold_one_conversation_at_once(lock_store: AtomicRedisLockStore) -> None:
     conversation, log_key = uuid.uuid4().hex, f"log-{uuid.uuid4().hex}"
     context = multiprocessing.get_context("spawn")
-    workers = [context.Process(target=_hold_lock_many_times, args=(conversation, 15, log_key)) for _ in range(3)]
+    workers = [
+        context.Process(target=_hold_lock_many_times, args=(conversation, 15, log_key)) for _ in range(3)
+    ]
     for worker in workers:
         worker.start()
     for worker in workers:
