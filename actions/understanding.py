@@ -19,7 +19,7 @@ ASK_INTENT = "ask_service"
 OTHER_TOPIC_MIN_CONFIDENCE = 0.2
 # A runner-up topic answered instead when the catalog says nothing on the top one
 # ("มีเวลาเพิ่มกี่วัน": processing time or deadline; the record has only the deadline).
-FALLBACK_TOPIC_MIN_CONFIDENCE = 0.1
+FALLBACK_TOPIC_MIN_CONFIDENCE = 0.25
 # A service offered as a button when asking back.
 CANDIDATE_MIN_CONFIDENCE = 0.05
 
