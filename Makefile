@@ -95,7 +95,7 @@ bench: up
 	python3 ../shared/eval/score.py --data ../shared/eval/dev.jsonl --json results/bench.json | tee results/bench.txt | tail -n 14
 	python3 ../shared/eval/score.py --data ../shared/eval/dev.jsonl --concurrency 4 --show-failures 0 \
 		| tee results/bench-c4.txt | grep -E "latency|SUMMARY"
-	@echo "model size: $$(du -h $(MODEL) | cut -f1)   Rasa server RSS: $$(( $$(ps -o rss= -p $$(cat run/rasa.pid)) / 1024 )) MB"
+	@echo "model size: $$(du -h $(MODEL) | cut -f1)   Rasa server memory: $$(python3 -m bench.memory run/rasa.pid)"
 
 ## bench-nlu: the project's NLU against the plain community Thai pipeline (about 30 min)
 bench-nlu: setup $(MODEL)

@@ -21,6 +21,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.memory import memory_mb
+
 ROOT = Path(__file__).resolve().parent.parent
 RASA = ROOT / ".venv/rasa/bin/rasa"
 SCORE = Path("/work/shared/eval/score.py")
@@ -91,9 +93,8 @@ def stack(action: str, names: list[str], env: dict[str, str]) -> None:
 
 
 def rss_mb(pid_file: Path) -> float:
-    pid = pid_file.read_text().strip()
-    out = subprocess.run(["ps", "-o", "rss=", "-p", pid], capture_output=True, text=True).stdout.strip()
-    return round(int(out) / 1024, 1) if out else float("nan")
+    """Rasa's resident memory, its workers included (PSS: shared pages counted once)."""
+    return float(memory_mb(int(pid_file.read_text().strip()))["pss_mb"])
 
 
 def score(base: int, log: Path) -> dict[str, Any]:
