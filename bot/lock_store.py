@@ -18,15 +18,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from rasa.core.lock import TicketLock
-from rasa.core.lock_store import LockError, RedisLockStore
+from rasa.core.lock_store import LOCK_LIFETIME, LockError, RedisLockStore
 from rasa.utils.endpoints import EndpointConfig
-
-logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -62,7 +59,7 @@ class AtomicRedisLockStore(RedisLockStore):
         self.red.transaction(transaction, key)
         return result[0]
 
-    def issue_ticket(self, conversation_id: str, lock_lifetime: float = 60) -> int:
+    def issue_ticket(self, conversation_id: str, lock_lifetime: float = LOCK_LIFETIME) -> int:
         try:
             return self._change(conversation_id, lambda lock: lock.issue_ticket(lock_lifetime))
         except Exception as error:  # Rasa's callers expect a LockError

@@ -11,7 +11,6 @@ queries as prepared SQL statements in one transaction each.
 from __future__ import annotations
 
 import json
-import logging
 from typing import Any
 
 import sqlalchemy as sa
@@ -19,8 +18,6 @@ from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.events import SessionStarted
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
-
-logger = logging.getLogger(__name__)
 
 # The events of the latest session: from the last `session_started` on, or all of them.
 _CURRENT_SESSION = """
