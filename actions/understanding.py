@@ -93,10 +93,18 @@ def _which_service(
 ) -> Question:
     ranking = [r for r in predicted.get("ranking", []) if r["name"] != NONE]
     top = predicted.get("name")
+    # Services the message names by a name only they have, in reading order.
+    mentions = predicted.get("mentions", [])
+    named = list(dict.fromkeys(m["services"][0] for m in mentions if len(m["services"]) == 1))
     if top and top != NONE and not predicted.get("ambiguous"):
-        named = [m["services"][0] for m in predicted.get("mentions", []) if len(m["services"]) == 1]
-        also = list(dict.fromkeys(s for s in named if s != top))
+        also = [s for s in named if s != top]
         return Question(top, topic, predicted["confidence"], other_topics=others, other_services=also)
+    if len(named) > 1 and {r["name"] for r in ranking[:2]} <= set(named):
+        # Close because the message asks about two services ("ทำพาสปอร์ตกับต่อใบขับขี่..."):
+        # answer the first, offer the others.
+        return Question(
+            named[0], topic, ranking[0]["confidence"], other_topics=others, other_services=named[1:]
+        )
     if slot_service and (top == NONE or not predicted.get("mentions")):
         # A follow-up that names no service ("แล้วต้องใช้เอกสารอะไรบ้าง") is about the
         # service we were talking about.

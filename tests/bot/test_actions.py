@@ -251,6 +251,24 @@ def test_a_topic_from_a_button_is_answered_as_asked(live_catalog: str) -> None:
     assert envelope(messages)["topic"] == "processing_time"
 
 
+def test_two_services_asked_at_once_answer_the_first_and_offer_the_second(live_catalog: str) -> None:
+    trk = tracker(
+        "ทำพาสปอร์ตกับต่อใบขับขี่ต้องใช้อะไรบ้าง",
+        service="passport",
+        ambiguous=True,
+        service_ranking=ranking(("driving-licence-renewal", 0.48), ("passport", 0.45)),
+        mentions=[
+            {"text": "ทำพาสปอร์ต", "services": ["passport"]},
+            {"text": "ต่อใบขับขี่", "services": ["driving-licence-renewal"]},
+        ],
+        topic="documents",
+    )
+    messages, _ = run(ActionAnswerService(), trk)
+    assert (envelope(messages)["kind"], envelope(messages)["service_id"]) == ("answer", "passport")
+    payloads = [json.loads(b["payload"][len(ASK) :]) for m in messages for b in m.get("buttons") or []]
+    assert {"service": "driving-licence-renewal", "topic": "documents"} in payloads
+
+
 # -- asking back -------------------------------------------------------------------------------------------
 def test_an_ambiguous_service_is_asked_back_with_buttons(live_catalog: str) -> None:
     both = ["driving-licence-new", "driving-licence-renewal"]
