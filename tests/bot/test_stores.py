@@ -67,6 +67,14 @@ def one_turn(tracker: DialogueStateTracker, text: str) -> None:
     tracker.update(ActionExecuted("action_listen"))
 
 
+def user_texts(tracker: DialogueStateTracker) -> list[str]:
+    return [e.text for e in tracker.events if isinstance(e, UserUttered)]
+
+
+def same_events(a: DialogueStateTracker, b: DialogueStateTracker) -> bool:
+    return [e.as_dict() for e in a.events] == [e.as_dict() for e in b.events]
+
+
 def new_tracker(sender: str) -> DialogueStateTracker:
     tracker = DialogueStateTracker(sender, DOMAIN.slots)
     for event in (ActionExecuted("action_session_start"), SessionStarted(), ActionExecuted("action_listen")):
@@ -108,10 +116,9 @@ def test_fast_store_reads_and_writes_what_rasas_store_does(database: str) -> Non
         tracker = await fast.retrieve(sender)
         one_turn(tracker, "ต่ออายุได้ที่ไหน")
         await fast.save(tracker)
-        from_stock, from_fast = await stock.retrieve(sender), await fast.retrieve(sender)
-        assert [e.as_dict() for e in from_fast.events] == [e.as_dict() for e in from_stock.events]
-        assert [e.text for e in from_fast.events if isinstance(e, UserUttered)] == [
-            "ทำพาสปอร์ตกี่บาท", "ใช้เอกสารอะไร", "ต่ออายุได้ที่ไหน"]
+        from_fast = await fast.retrieve(sender)
+        assert same_events(from_fast, await stock.retrieve(sender))
+        assert user_texts(from_fast) == ["ทำพาสปอร์ตกี่บาท", "ใช้เอกสารอะไร", "ต่ออายุได้ที่ไหน"]
 
     asyncio.run(scenario())
 
@@ -130,13 +137,11 @@ def test_fast_store_returns_the_latest_session_only(database: str) -> None:
         one_turn(tracker, "ใหม่")
         await fast.save(tracker)
         latest = await fast.retrieve(sender)
-        assert [e.text for e in latest.events if isinstance(e, UserUttered)] == ["ใหม่"]
-        from_stock = await stock.retrieve(sender)
-        assert [e.as_dict() for e in latest.events] == [e.as_dict() for e in from_stock.events]
+        assert user_texts(latest) == ["ใหม่"]
+        assert same_events(latest, await stock.retrieve(sender))
         # Saving the latest session again adds nothing.
         await fast.save(latest)
-        full = await stock.retrieve_full_tracker(sender)
-        assert [e.text for e in full.events if isinstance(e, UserUttered)] == ["เก่า", "ใหม่"]
+        assert user_texts(await stock.retrieve_full_tracker(sender)) == ["เก่า", "ใหม่"]
 
     asyncio.run(scenario())
 
