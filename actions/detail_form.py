@@ -2,8 +2,10 @@
 
 Which detail is decided by the catalog record (actions/details.py): an elderly
 allowance's benefits differ by age, a driving licence fee by vehicle, a passport fee
-by validity. When the detail is known, or nothing depends on it, the form has nothing
-to ask and action_answer_service answers at once.
+by validity. action_answer_service answers at once when the detail is known or nothing
+depends on it; otherwise it sets `needs_detail` and a rule runs this form, which asks,
+and answers through action_answer_service once the detail is given. A detail given
+alone, or a new question while the form asks, also goes through the form.
 """
 
 from __future__ import annotations

@@ -11,14 +11,17 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.answers import TOPIC_LABELS, compose, facts
 from actions.catalog import client
-from actions.details import known_details
+from actions.details import known_details, needed_details
 from actions.envelope import GOVERNMENT_HOTLINE, ask_payload, send
-from actions.understanding import Question, understand
+from actions.understanding import ASK_INTENT, Question, understand
 from bot.catalog_client import CatalogUnavailable, ServiceNotFound
 
 logger = logging.getLogger(__name__)
 
 SUGGESTED_TOPICS = ("documents", "fee", "channels", "steps")
+# Set when the answer depends on a detail of the person that is not known yet: a rule
+# (data/rules.yml) then runs the detail form, which asks for it and comes back here.
+NEEDS_DETAIL = "needs_detail"
 
 
 def _service_name(service_id: str) -> str:
@@ -50,7 +53,14 @@ class ActionAnswerService(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
-        question = understand(tracker)
+        events = self.respond(dispatcher, tracker, understand(tracker))
+        if tracker.get_slot(NEEDS_DETAIL) and not any(e.get("name") == NEEDS_DETAIL for e in events):
+            events.append(SlotSet(NEEDS_DETAIL, None))
+        return events
+
+    def respond(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, question: Question
+    ) -> list[EventType]:
         if question.needs_clarifying:
             return clarify(dispatcher, question)
         try:
@@ -66,6 +76,12 @@ class ActionAnswerService(Action):
             logger.error("service %s is not in any catalog", question.service)
             return clarify(dispatcher, Question(None, question.topic, 0.0))
         known = known_details(tracker.current_slot_values())
+        intent = ((tracker.latest_message or {}).get("intent") or {}).get("name")
+        if intent == ASK_INTENT and needed_details(record, question.topic, known):
+            # A new question whose answer depends on the person: the form asks first. (After
+            # the form, or when a detail came alone, the details it needs are known.)
+            return [SlotSet("service", question.service), SlotSet("topic", question.topic),
+                    SlotSet(NEEDS_DETAIL, True)]
         # The catalog may say nothing on the likeliest topic but answer a close second.
         answerable = [t for t in [question.topic, *question.fallback_topics] if facts(record, t, known)]
         question.topic = answerable[0] if answerable else question.topic

@@ -74,6 +74,7 @@ def tracker(
         "vehicle": None,
         "validity_years": None,
         "requested_slot": None,
+        "needs_detail": None,
     }
     all_slots.update(slots or {})
     return Tracker("test-user", all_slots, latest, [], False, None, active_loop or {}, "action_listen")
@@ -160,10 +161,27 @@ def test_answer_envelope_is_the_last_message(live_catalog: str) -> None:
     assert SlotSet("topic", "fee") in events
 
 
+def test_an_answer_that_depends_on_the_person_hands_over_to_the_form(live_catalog: str) -> None:
+    # The rule "a personal answer asks for the detail first" runs detail_form on this slot.
+    messages, events = run(ActionAnswerService(), tracker("ทำพาสปอร์ตกี่บาท", service="passport", topic="fee"))
+    assert messages == []
+    assert events == [SlotSet("service", "passport"), SlotSet("topic", "fee"), SlotSet("needs_detail", True)]
+
+
+def test_the_answer_after_the_form_clears_the_hand_over(live_catalog: str) -> None:
+    trk = tracker("10 ปี", intent="inform", slots={"service": "passport", "topic": "fee",
+                                                    "validity_years": 10.0, "needs_detail": True})
+    messages, events = run(ActionAnswerService(), trk)
+    assert envelope(messages)["kind"] == "answer"
+    assert SlotSet("needs_detail", None) in events
+
+
 def test_every_figure_comes_from_the_catalog(live_catalog: str) -> None:
-    messages, _ = run(ActionAnswerService(), tracker("ทำพาสปอร์ตกี่บาท", service="passport", topic="fee"))
+    trk = tracker("ทำพาสปอร์ตกี่บาท", intent="inform", service="passport", topic="fee",
+                  slots={"service": "passport", "topic": "fee"})
+    messages, _ = run(ActionAnswerService(), trk)
     fees = record_of(live_catalog, "passport")["fees"]
-    # Without the validity known, both books are listed.
+    # Without the validity known (the form was left), both books are listed.
     for fee in fees:
         assert f"{fee['amount']:,.0f}" in text_of(messages)
     assert envelope(messages)["kind"] == "answer"
