@@ -6,8 +6,13 @@ from typing import Any
 
 import jsonschema
 import pytest
+from conftest import MODEL_PATH
 from rasa.core.actions.action import RemoteAction
-from rasa.shared.core.events import Event
+from rasa.core.agent import Agent
+from rasa.core.channels.channel import UserMessage
+from rasa.engine.constants import PLACEHOLDER_MESSAGE, PLACEHOLDER_TRACKER
+from rasa.shared.core.events import ActionExecuted, Event, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.utils.common import all_subclasses
 
 from bot import rasa_patches
@@ -76,3 +81,34 @@ def test_event_classes_resolve_as_in_rasa() -> None:
     assert Event.resolve_by_type("no_such_event", default=Event) is Event
     with pytest.raises(ValueError, match="Unknown event name"):
         Event.resolve_by_type("no_such_event")
+
+
+@pytest.fixture(scope="module")
+def agent() -> Agent:
+    if not MODEL_PATH.exists():
+        pytest.skip("no trained model: `make train`")
+    return Agent.load(str(MODEL_PATH))
+
+
+def test_the_graph_runs_as_with_dask(agent: Agent) -> None:
+    runner, metadata, domain = agent.processor.graph_runner, agent.processor.model_metadata, agent.domain
+    tracker = DialogueStateTracker.from_events(
+        "patch-test",
+        [ActionExecuted("action_listen"), UserUttered("ทำพาสปอร์ตกี่บาท", {"name": "ask_service"})],
+        domain.slots,
+    )
+    texts = ["ทำพาสปอร์ตกี่บาท", "เบี้ยคนแก่ได้เดือนละเท่าไหร่ แล้วต้องใช้เอกสารอะไร", "สวัสดีครับ", "ฟหกดฟหกด"]
+    for text in texts:
+        inputs = {PLACEHOLDER_MESSAGE: [UserMessage(text, message_id="m")], PLACEHOLDER_TRACKER: tracker}
+        ours, dasks = (
+            [m.as_dict(only_output_properties=True) for m in run(runner, inputs, [metadata.nlu_target])[
+                metadata.nlu_target]]
+            for run in (rasa_patches._run_graph, rasa_patches._rasa_run_graph)
+        )
+        assert ours == dasks
+
+    ours, dasks = (
+        run(runner, {PLACEHOLDER_TRACKER: tracker}, [metadata.core_target])[metadata.core_target]
+        for run in (rasa_patches._run_graph, rasa_patches._rasa_run_graph)
+    )
+    assert (ours.policy_name, ours.probabilities) == (dasks.policy_name, dasks.probabilities)
