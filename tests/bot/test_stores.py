@@ -180,6 +180,35 @@ def test_lock_is_deleted_with_its_last_ticket(lock_store: AtomicRedisLockStore) 
     asyncio.run(scenario())
 
 
+def test_rasa_reads_the_lock_while_it_is_held(lock_store: AtomicRedisLockStore) -> None:
+    conversation = uuid.uuid4().hex
+
+    async def scenario() -> None:
+        async with lock_store.lock(conversation):
+            second = lock_store.issue_ticket(conversation)
+            lock = lock_store.get_lock(conversation)
+            assert [ticket.number for ticket in lock.tickets] == [0, 1]
+            assert lock.is_locked(second) and lock.now_serving == 0
+            lock_store.finish_serving(conversation, second)
+
+    asyncio.run(scenario())
+
+
+def test_a_holder_that_never_came_back_is_passed_over_when_its_ticket_expires(
+    lock_store: AtomicRedisLockStore,
+) -> None:
+    conversation = uuid.uuid4().hex
+    lock_store.issue_ticket(conversation, lock_lifetime=0.1)  # a worker that died holding it
+
+    async def scenario() -> float:
+        start = time.monotonic()
+        async with lock_store.lock(conversation):
+            return time.monotonic() - start
+
+    assert 0.05 < asyncio.run(scenario()) < 2
+    assert lock_store.get_lock(conversation) is None
+
+
 def _hold_lock_many_times(conversation: str, rounds: int, log_key: str) -> None:
     """In a process of its own, like a second Rasa worker: take the lock, log enter/leave."""
     store = AtomicRedisLockStore(**REDIS, db=REDIS_TEST_DB, key_prefix="test")
