@@ -9,7 +9,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pythainlp.util import thai_digit_to_arabic_digit
+from pythainlp.tokenize import word_tokenize
+from pythainlp.util import thai_digit_to_arabic_digit, thaiword_to_num
 
 AMOUNT_FIELDS = {"fee": "fees", "benefit": "benefits"}
 # applies_to keys -> the slot that holds the person's detail
@@ -57,13 +58,30 @@ def _same(a: Any, b: Any) -> bool:
 
 
 def number_in(value: Any) -> float | None:
-    """The number in a slot value such as 75, "75", "อายุ 75" or "อายุ ๗๕"."""
+    """The number in a slot value such as 75, "75", "อายุ 75", "อายุ ๗๕" or "เล่มสิบปี"."""
     if value is None:
         return None
     if isinstance(value, (int, float)):
         return float(value)
     digits = re.search(r"\d+", thai_digit_to_arabic_digit(str(value)))
-    return float(digits.group()) if digits else None
+    if digits:
+        return float(digits.group())
+    # Number words: the first run of words that are numbers ("เจ็ด" "สิบห้า" -> 75).
+    run: list[str] = []
+    for word in word_tokenize(str(value), engine="newmm"):
+        if _is_number_word(word):
+            run.append(word)
+        elif run:
+            break
+    return float(thaiword_to_num("".join(run))) if run else None
+
+
+def _is_number_word(word: str) -> bool:
+    try:
+        thaiword_to_num(word)
+    except ValueError:
+        return False
+    return True
 
 
 def known_details(slots: dict[str, Any]) -> dict[str, Any]:

@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.answers import TOPIC_LABELS, compose, facts
@@ -22,6 +22,7 @@ SUGGESTED_TOPICS = ("documents", "fee", "channels", "steps")
 # Set when the answer depends on a detail of the person that is not known yet: a rule
 # (data/rules.yml) then runs the detail form, which asks for it and comes back here.
 NEEDS_DETAIL = "needs_detail"
+DETAIL_FORM = "detail_form"
 
 
 def _service_name(service_id: str) -> str:
@@ -44,6 +45,16 @@ def clarify(dispatcher: CollectingDispatcher, question: Question) -> list[EventT
     dispatcher.utter_message(text=text, buttons=buttons)
     send(dispatcher, "clarify", options=question.candidates, topic=question.topic)
     return []
+
+
+def _form_ran(tracker: Tracker) -> bool:
+    """Whether the detail form ran since the citizen's latest message."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            return False
+        if event.get("event") == "action" and event.get("name") == DETAIL_FORM:
+            return True
+    return False
 
 
 class ActionAnswerService(Action):
@@ -77,9 +88,10 @@ class ActionAnswerService(Action):
             return clarify(dispatcher, Question(None, question.topic, 0.0))
         known = known_details(tracker.current_slot_values())
         intent = ((tracker.latest_message or {}).get("intent") or {}).get("name")
-        if intent == ASK_INTENT and needed_details(record, question.topic, known):
-            # A new question whose answer depends on the person: the form asks first. (After
-            # the form, or when a detail came alone, the details it needs are known.)
+        if intent == ASK_INTENT and not _form_ran(tracker) and needed_details(record, question.topic, known):
+            # A new question whose answer depends on the person: the form asks first. Once
+            # the form has run for this message, the answer goes out with what is known
+            # (all the amounts if the detail could not be read), so the two never loop.
             return [SlotSet("service", question.service), SlotSet("topic", question.topic),
                     SlotSet(NEEDS_DETAIL, True)]
         # The catalog may say nothing on the likeliest topic but answer a close second.
@@ -122,7 +134,10 @@ class ActionClarify(Action):
         ranking = (message.get("service") or {}).get("ranking", [])
         candidates = [r["name"] for r in ranking if r["name"] != "none" and r["confidence"] >= 0.15][:3]
         topic = (message.get("topic") or {}).get("name")
-        return clarify(dispatcher, Question(None, topic or "overview", 0.0, candidates=candidates))
+        # Then wait for the citizen. This is also Rasa's fallback when no rule fits
+        # (config.yml); without the wait it would be predicted again and again.
+        return [*clarify(dispatcher, Question(None, topic or "overview", 0.0, candidates=candidates)),
+                FollowupAction("action_listen")]
 
 
 class ActionHandoff(Action):

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from rasa.shared.core.domain import Domain
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from support import free_port
 
@@ -173,6 +173,20 @@ def test_the_answer_after_the_form_clears_the_hand_over(live_catalog: str) -> No
                                                     "validity_years": 10.0, "needs_detail": True})
     messages, events = run(ActionAnswerService(), trk)
     assert envelope(messages)["kind"] == "answer"
+    assert SlotSet("needs_detail", None) in events
+
+
+def test_once_the_form_ran_for_the_message_the_answer_goes_out_anyway(live_catalog: str) -> None:
+    # The form found nothing to ask (a detail it could not read): answering with every
+    # amount, rather than handing over again, keeps the form and the answer from looping.
+    trk = tracker("ทำพาสปอร์ตกี่บาท", service="passport", topic="fee", slots={"needs_detail": True})
+    trk.events = [{"event": "user", "text": "ทำพาสปอร์ตกี่บาท"},
+                  {"event": "action", "name": "action_answer_service"},
+                  {"event": "action", "name": "detail_form"}]
+    messages, events = run(ActionAnswerService(), trk)
+    assert envelope(messages)["kind"] == "answer"
+    for fee in record_of(live_catalog, "passport")["fees"]:
+        assert f"{fee['amount']:,.0f}" in text_of(messages)
     assert SlotSet("needs_detail", None) in events
 
 
@@ -370,7 +384,9 @@ def test_action_clarify_offers_the_likely_services(live_catalog: str) -> None:
 
 def test_action_clarify_without_candidates_suggests_how_to_ask(live_catalog: str) -> None:
     trk = tracker("อืม", intent="nlu_fallback", service="none", service_ranking=ranking(("none", 0.9)))
-    messages, _ = run(ActionClarify(), trk)
+    messages, events = run(ActionClarify(), trk)
+    # It is also Rasa's fallback when no rule fits: it must end the bot's turn.
+    assert events[-1] == FollowupAction("action_listen")
     reply = envelope(messages)
     assert reply["kind"] == "clarify"
     assert not reply.get("options")
@@ -457,6 +473,10 @@ def test_the_form_rejects_an_age_that_is_not_one(live_catalog: str) -> None:
     assert form.validate_age("อายุ 300", dispatcher, tracker(), {}) == {"age": None}
     assert dispatcher.messages  # it says what it wants
     assert form.validate_age("แม่อายุ ๗๕ ค่ะ", CollectingDispatcher(), tracker(), {}) == {"age": 75.0}
+    assert form.validate_age("ยายอายุแปดสิบสองค่ะ", CollectingDispatcher(), tracker(), {}) == {"age": 82.0}
+    assert form.validate_validity_years("เล่มสิบปี", CollectingDispatcher(), tracker(), {}) == {
+        "validity_years": 10.0
+    }
     assert form.validate_vehicle("bus", CollectingDispatcher(), tracker(), {}) == {"vehicle": None}
 
 
