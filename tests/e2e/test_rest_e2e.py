@@ -73,10 +73,6 @@ def chat(rasa_url: str) -> Conversation:
     return Conversation(rasa_url)
 
 
-def known_gap(reason: str) -> pytest.MarkDecorator:
-    return pytest.mark.xfail(reason=f"known accuracy gap: {reason}", strict=False)
-
-
 # -- answers --------------------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("question", "service", "figure"),
@@ -86,10 +82,8 @@ def known_gap(reason: str) -> pytest.MarkDecorator:
         pytest.param("บัตรประชาชนหาย ทำใหม่ต้องเสียเงินเท่าไร", "id-card", "100", id="id-card-lost"),
         pytest.param("ทำใบขับขี่มอไซค์ครั้งแรก ค่าธรรมเนียมเท่าไหร่", "driving-licence-new", "100",
                      id="motorcycle-licence"),
-        pytest.param("สอบถามค่าทำพาสปอร์ตเล่มสิบปีหน่อยค่ะ", "passport", "1,500", id="passport-kha-tham",
-                     marks=known_gap("'ค่าทำ X' without 'กี่บาท/เท่าไหร่' gets topic overview, not fee")),
-        pytest.param("ค่าทำพาสปอร์ตเล่ม 10 ปี", "passport", "1,500", id="passport-fee-with-detail",
-                     marks=known_gap("read as intent inform (the validity): the service named is ignored")),
+        pytest.param("สอบถามค่าทำพาสปอร์ตเล่มสิบปีหน่อยค่ะ", "passport", "1,500", id="passport-kha-tham"),
+        pytest.param("ค่าทำพาสปอร์ตเล่ม 10 ปี", "passport", "1,500", id="passport-fee-with-detail"),
     ],
 )  # fmt: skip
 def test_a_fee_question_is_answered_with_the_catalog_figure(
