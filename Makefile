@@ -93,8 +93,9 @@ test: setup browser $(MODEL)
 bench: up
 	@mkdir -p results
 	python3 ../shared/eval/score.py --data ../shared/eval/dev.jsonl --json results/bench.json | tee results/bench.txt | tail -n 14
-	python3 ../shared/eval/score.py --data ../shared/eval/dev.jsonl --concurrency 4 --show-failures 0 \
-		| tee results/bench-c4.txt | grep -E "latency|SUMMARY"
+	python3 -m bench.cpu run/rasa.pid run/actions.pid -- \
+		python3 ../shared/eval/score.py --data ../shared/eval/dev.jsonl --concurrency 4 --show-failures 0 \
+		| tee results/bench-c4.txt | grep -E "latency|SUMMARY|CPU"
 	@echo "model size: $$(du -h $(MODEL) | cut -f1)   Rasa server memory: $$(python3 -m bench.memory run/rasa.pid)"
 
 ## bench-nlu: the project's NLU against the plain community Thai pipeline (about 30 min)

@@ -183,11 +183,15 @@ def calibrate(cv: dict[str, Any], pipeline: str, max_wrong: float) -> dict[str, 
     }
 
 
-CASCADE_LIMITS = [0.0, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 1.01]
+# (intent, service, topic) limits: the same for all three, then the service and topic
+# lower than the intent (config.yml uses 0.75 / 0.6 / 0.6).
+CASCADE_LIMITS = [(limit,) * 3 for limit in (0.0, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 1.01)] + [
+    (0.75, 0.7, 0.7), (0.75, 0.6, 0.6), (0.75, 0.5, 0.5), (0.7, 0.6, 0.5), (0.6, 0.6, 0.5),
+]
 
 
 def cascade(cv: dict[str, Any], cheap: str = "project-no-e5", full: str = "project") -> list[dict[str, Any]]:
-    """Per confidence limit: the share of messages sent on to e5, and the accuracies."""
+    """Per set of confidence limits: the share of messages sent on to e5, and the accuracies."""
     examples = cv["examples_detail"]
     predictions = cv["predictions"]
     if not all(predictions.get(p, {}).get("intent") for p in (cheap, full)):
@@ -198,15 +202,17 @@ def cascade(cv: dict[str, Any], cheap: str = "project-no-e5", full: str = "proje
         return (ranking[0][0], ranking[0][1]) if ranking else (None, 0.0)
 
     rows = []
-    for limit in CASCADE_LIMITS:
+    for intent_limit, service_limit, topic_limit in CASCADE_LIMITS:
+        limits = {"service": service_limit, "topic": topic_limit}
         to_e5 = intent_right = service_right = topic_right = asked = 0
         for i, example in enumerate(examples):
             intent = top(cheap, "intent", i)
             labels = ["service", "topic"] if intent[0] == "ask_service" else []
             # Only the ask_service examples have service and topic rankings: the others
             # predicted as questions about a service are counted as sent on to e5.
-            unsure = intent[1] < limit or any(
-                str(i) not in predictions[cheap][label] or top(cheap, label, i)[1] < limit for label in labels
+            unsure = intent[1] < intent_limit or any(
+                str(i) not in predictions[cheap][label] or top(cheap, label, i)[1] < limits[label]
+                for label in labels
             )
             source = full if unsure else cheap
             to_e5 += unsure
@@ -216,7 +222,7 @@ def cascade(cv: dict[str, Any], cheap: str = "project-no-e5", full: str = "proje
                 service_right += top(source, "service", i)[0] == (example["service"] or NONE)
                 topic_right += top(source, "topic", i)[0] == example["topic"]
         rows.append({
-            "limit": limit,
+            "limits": {"intent": intent_limit, **limits},
             "e5_share": round(to_e5 / len(examples), 3),
             "intent": round(intent_right / len(examples), 4),
             "service": round(service_right / asked, 4),
@@ -225,12 +231,16 @@ def cascade(cv: dict[str, Any], cheap: str = "project-no-e5", full: str = "proje
     return rows
 
 
+def limits_text(limits: dict[str, float]) -> str:
+    return " / ".join(f"{limits[label]:.2f}" for label in ("intent", "service", "topic"))
+
+
 def print_cascade(rows: list[dict[str, Any]]) -> None:
-    print("[cascade] classifiers without e5 first; e5 for the messages below the limit")
-    print("  limit  to e5  intent  service  topic   (0: never e5; 1.01: always)")
+    print("[cascade] classifiers without e5 first; e5 for the messages below a limit")
+    print("  limits (intent / service / topic)  to e5  intent  service  topic   (0: never e5; 1.01: always)")
     for r in rows:
         print(
-            f"  {r['limit']:>5.2f}  {r['e5_share']:>5.3f}  {r['intent']:.4f}  {r['service']:.4f}"
+            f"  {limits_text(r['limits']):>32}  {r['e5_share']:>5.3f}  {r['intent']:.4f}  {r['service']:.4f}"
             f"   {r['topic']:.4f}"
         )
 

@@ -23,6 +23,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.calibrate import limits_text
+
 ROOT = Path(__file__).resolve().parent.parent
 OUT_DIR = ROOT / "results/bench-nlu"
 PIPELINES = {"community": "bench/community.yml", "project": "config.yml"}
@@ -247,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
             )
     for row in report["calibration"]["cascade"]:
         print(
-            f"cascade limit {row['limit']:.2f}: e5 for {100 * row['e5_share']:.0f}% of messages, "
+            f"cascade limits {limits_text(row['limits'])}: e5 for {100 * row['e5_share']:.0f}% of messages, "
             f"intent {row['intent']:.3f} service {row['service']:.3f} topic {row['topic']:.3f}"
         )
     seg = report["segmenters"]
