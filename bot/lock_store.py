@@ -83,11 +83,14 @@ class AtomicRedisLockStore(RedisLockStore):
         )
         return int(issued), int(serving)
 
-    def issue_ticket(self, conversation_id: str, lock_lifetime: float = LOCK_LIFETIME) -> int:
+    def _issue(self, conversation_id: str, lock_lifetime: float) -> tuple[int, int]:
         try:
-            return self._change(conversation_id, "issue", lock_lifetime)[0]
+            return self._change(conversation_id, "issue", lock_lifetime)
         except Exception as error:  # Rasa's callers expect a LockError
             raise LockError(f"Error while acquiring lock. Error:\n{error}") from error
+
+    def issue_ticket(self, conversation_id: str, lock_lifetime: float = LOCK_LIFETIME) -> int:
+        return self._issue(conversation_id, lock_lifetime)[0]
 
     def update_lock(self, conversation_id: str) -> None:
         self._change(conversation_id, "expire")
@@ -107,10 +110,7 @@ class AtomicRedisLockStore(RedisLockStore):
         wait_time_in_seconds: float = 1,
     ) -> AsyncGenerator[TicketLock, None]:
         """Rasa's ticket lock: wait for this message's turn, then hold the conversation."""
-        try:
-            ticket, serving = self._change(conversation_id, "issue", lock_lifetime)
-        except Exception as error:  # Rasa's callers expect a LockError
-            raise LockError(f"Error while acquiring lock. Error:\n{error}") from error
+        ticket, serving = self._issue(conversation_id, lock_lifetime)
         try:
             wait = min(wait_time_in_seconds, self.poll_seconds)
             while serving != ticket:
