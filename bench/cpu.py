@@ -31,8 +31,8 @@ def cpu_seconds(pid: int) -> float:
 
 
 def postgres_pids() -> list[int]:
-    return [int(p.name) for p in Path("/proc").iterdir()
-            if p.name.isdigit() and (p / "comm").exists() and _comm(p) == "postgres"]
+    # Taken before the run: Rasa's connections already exist once it has answered a message.
+    return [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit() and _comm(p) == "postgres"]
 
 
 def _comm(path: Path) -> str:
