@@ -260,7 +260,8 @@ def main(argv: list[str] | None = None) -> int:
             for n in ("newmm", "newmm+project", "nlpo3", "nlpo3+project")
         )
     )
-    print(f"wrote {args.out.relative_to(ROOT)} in {report['wall_seconds'] / 60:.1f} min")
+    shown = args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out
+    print(f"wrote {shown} in {report['wall_seconds'] / 60:.1f} min")
     return 0
 
 
