@@ -123,7 +123,8 @@ def test_a_follow_up_is_about_the_service_asked_before(chat: Conversation, first
 
 
 # -- the detail form ---------------------------------------------------------------------------------------
-def test_a_personal_question_asks_the_age_then_answers(chat: Conversation) -> None:
+@pytest.mark.parametrize("answer", ["แม่อายุ 75 ค่ะ", "แม่อายุเจ็ดสิบห้าค่ะ"])
+def test_a_personal_question_asks_the_age_then_answers(chat: Conversation, answer: str) -> None:
     envelope, _ = chat.say("ยายได้เบี้ยยังชีพเดือนละเท่าไหร่คะ")
     assert envelope == {
         "kind": "form",
@@ -131,7 +132,7 @@ def test_a_personal_question_asks_the_age_then_answers(chat: Conversation) -> No
         "topic": "benefit",
         "requested_slot": "age",
     }
-    envelope, text = chat.say("แม่อายุ 75 ค่ะ")
+    envelope, text = chat.say(answer)
     assert (envelope["kind"], envelope.get("service_id"), envelope.get("topic")) == (
         "answer",
         "elderly-allowance",
