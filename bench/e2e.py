@@ -92,7 +92,7 @@ def stack(action: str, names: list[str], env: dict[str, str]) -> None:
     subprocess.run([str(ROOT / "scripts/stack"), action, *names], cwd=ROOT, env=env, check=True)
 
 
-def rss_mb(pid_file: Path) -> float:
+def pss_mb(pid_file: Path) -> float:
     """Rasa's resident memory, its workers included (PSS: shared pages counted once)."""
     return float(memory_mb(int(pid_file.read_text().strip()))["pss_mb"])
 
@@ -147,9 +147,9 @@ def main(argv: list[str] | None = None) -> int:
         stack("up", ["catalog", "actions", "rasa"], env)
         result["startup_seconds"] = round(time.perf_counter() - start, 1)
         pid_file = workdir / "run/rasa.pid"
-        result["rasa_rss_mb_idle"] = rss_mb(pid_file)
+        result["rasa_pss_mb_idle"] = pss_mb(pid_file)
         result.update(score(args.port_base, args.out_dir / f"{args.name}-score.txt"))
-        result["rasa_rss_mb_after_eval"] = rss_mb(pid_file)
+        result["rasa_pss_mb_after_eval"] = pss_mb(pid_file)
     finally:
         stack("down", [], env)
     # The model is kept next to the figures; the temporary run directory goes.

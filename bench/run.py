@@ -120,9 +120,9 @@ def table(report: dict[str, Any]) -> str:
     )
     rows.append(
         (
-            "Rasa RSS MB idle / after",
+            "Rasa PSS MB idle / after",
             [
-                f"{e2e[p]['rasa_rss_mb_idle']:.0f} / {e2e[p]['rasa_rss_mb_after_eval']:.0f}"
+                f"{e2e[p]['rasa_pss_mb_idle']:.0f} / {e2e[p]['rasa_pss_mb_after_eval']:.0f}"
                 if p in e2e
                 else "-"
                 for p in columns

@@ -5,7 +5,7 @@ new events. ``SQLTrackerStore`` builds both queries with the SQLAlchemy ORM each
 (a subquery, a count, one ORM object per event), which was about a third of the CPU time
 of a turn. This store keeps Rasa's table and rows exactly as they are (Rasa's tools,
 ``rasa export`` and any SQL reading ``events`` keep working) and runs the same two
-queries as prepared SQL statements in one transaction each.
+queries as plain SQL, one transaction each.
 """
 
 from __future__ import annotations
