@@ -82,6 +82,7 @@ TEST_STACK := CATALOG_PORT=18001 ACTIONS_PORT=15055 RASA_PORT=15005 GATEWAY_PORT
 pytest_ok = status=$$?; [ $$status -eq 0 ] || [ $$status -eq 5 ]
 
 test: setup browser $(MODEL)
+	python3 ../shared/eval/leakcheck.py --near
 	$(MAKE) lint validate
 	$(RASA) test core --model $(MODEL) --stories tests/stories --fail-on-prediction-errors --out results/core
 	$(TEST_STACK) scripts/stack up catalog actions rasa

@@ -17,7 +17,7 @@ GREETING = (
 # Tapping one of these sends the question as if the user typed it.
 GREETING_EXAMPLES = (
     "ทำพาสปอร์ตกี่บาท",
-    "เบี้ยผู้สูงอายุได้เท่าไหร่",
+    "เบี้ยยังชีพคนชรารับเดือนละกี่บาท",
     "ต่อใบขับขี่ใช้อะไรบ้าง",
     "ยื่นภาษีออนไลน์ได้ไหม",
 )

@@ -142,7 +142,7 @@ def domain() -> dict[str, Any]:
 
 # -- answers ---------------------------------------------------------------------------------------------
 def test_answer_envelope_is_the_last_message(live_catalog: str) -> None:
-    trk = tracker("ทำพาสปอร์ตเล่ม 10 ปีกี่บาทคะ", service="passport", topic="fee", slots={"validity_years": 10.0})
+    trk = tracker("หนังสือเดินทางแบบสิบปีค่าธรรมเนียมเท่าไร", service="passport", topic="fee", slots={"validity_years": 10.0})
     messages, events = run(ActionAnswerService(), trk)
     reply = envelope(messages)
     record = record_of(live_catalog, "passport")
