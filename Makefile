@@ -88,7 +88,7 @@ test: setup browser $(MODEL)
 	$(TEST_STACK) scripts/stack up catalog actions rasa
 	export RASA_URL=http://127.0.0.1:15005; trap '$(TEST_STACK) scripts/stack down' EXIT; \
 	$(SERVICES_ENV)/bin/pytest tests/catalog tests/gateway; $(pytest_ok) || exit $$status; \
-	$(RASA_ENV)/bin/pytest tests/bot tests/e2e; $(pytest_ok)
+	$(RASA_ENV)/bin/pytest tests/bot tests/bench tests/e2e; $(pytest_ok)
 
 ## bench: the dev conversation set end to end over REST, one user and then 4 at a time
 bench: up

@@ -1,4 +1,4 @@
-"""Unit tests of the benchmark's own logic: `.venv/rasa/bin/pytest bench/test_bench.py`."""
+"""Unit tests of the benchmark's own logic (bench/): `.venv/rasa/bin/pytest tests/bench`."""
 
 from __future__ import annotations
 
