@@ -56,8 +56,8 @@ $(SERVICES_ENV)/.installed: requirements/services.txt requirements/services.lock
 
 ## lexicon: the NLU's service names, from the catalog records
 lexicon: data/nlu/lexicon.yml
-data/nlu/lexicon.yml: $(wildcard catalog/seed/*.json) bot/tools/lexicon.py | $(RASA_ENV)/.installed
-	PYTHONPATH=$(CURDIR) $(RASA_ENV)/bin/python -m bot.tools.lexicon --seed-dir catalog/seed --out $@
+data/nlu/lexicon.yml: $(wildcard catalog/seed/*.json) catalog/lexicon.py | $(RASA_ENV)/.installed
+	PYTHONPATH=$(CURDIR) $(RASA_ENV)/bin/python -m catalog.lexicon --seed-dir catalog/seed --out $@
 
 ## train: only when the model is older than its data, config or components
 train: $(MODEL)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from bot.catalog_client import CatalogClient
+from actions.catalog_client import CatalogClient
 
 
 @lru_cache(maxsize=1)

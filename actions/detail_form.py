@@ -18,10 +18,11 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.catalog import client
+from actions.catalog_client import CatalogUnavailable, ServiceNotFound
 from actions.details import known_details, needed_details, number_in
 from actions.envelope import send
-from actions.understanding import ASK_INTENT, understand
-from bot.catalog_client import CatalogUnavailable, ServiceNotFound
+from actions.understanding import understand
+from contract.replies import ASK_INTENT
 
 
 class ValidateDetailForm(FormValidationAction):

@@ -9,12 +9,13 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.answers import TOPIC_LABELS, compose, facts
+from actions.answers import compose, facts
 from actions.catalog import client
+from actions.catalog_client import CatalogUnavailable, ServiceNotFound
 from actions.details import known_details, needed_details
-from actions.envelope import GOVERNMENT_HOTLINE, ask_payload, send
-from actions.understanding import ASK_INTENT, Question, understand
-from bot.catalog_client import CatalogUnavailable, ServiceNotFound
+from actions.envelope import ask_payload, send
+from actions.understanding import Question, understand
+from contract.replies import ASK_INTENT, GOVERNMENT_HOTLINE, TOPIC_LABELS
 
 logger = logging.getLogger(__name__)
 

@@ -27,6 +27,10 @@ from rasa.core.lock import TicketLock
 from rasa.core.lock_store import LOCK_LIFETIME, LockError, RedisLockStore
 from rasa.utils.endpoints import EndpointConfig
 
+from bot.patches import install
+
+install()  # Rasa loads this store: see bot/patches.py
+
 # Seconds between two looks at a lock that another message of the conversation holds.
 POLL_SECONDS = 0.02
 

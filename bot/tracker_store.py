@@ -19,6 +19,10 @@ from rasa.shared.core.events import SessionStarted
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
+from bot.patches import install
+
+install()  # Rasa loads this store: see bot/patches.py
+
 # The events of the latest session: from the last `session_started` on, or all of them.
 _CURRENT_SESSION = """
     FROM events

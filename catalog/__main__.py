@@ -12,10 +12,10 @@ from urllib.parse import parse_qsl, urlencode
 import uvicorn
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.privacy import mask
 from catalog.app import create_app
 from catalog.models import SEED_DIR, SeedError, load_seeds
 from catalog.store import DEFAULT_DATABASE_URL, CatalogStore
+from privacy import mask
 
 log = logging.getLogger("catalog")
 

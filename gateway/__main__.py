@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 
 import uvicorn
 
 from gateway.app import create_app
 from gateway.config import Settings
-from gateway.masking import configure_logging
+from privacy import masking_handler
+
+
+def configure_logging(level: str = "INFO") -> None:
+    """One handler for the whole process, which masks personal data in every record."""
+    root = logging.getLogger()
+    root.handlers[:] = [masking_handler()]
+    root.setLevel(level)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -10,11 +10,11 @@ from fastapi import FastAPI
 from gateway import __version__
 from gateway.config import Settings
 from gateway.line.webhook import LineChannel, line_router
-from gateway.masking import get_logger
 from gateway.rasa_client import RasaClient
 from gateway.web.routes import web_router
+from privacy import masked_logger
 
-log = get_logger(__name__)
+log = masked_logger(__name__)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -6,9 +6,9 @@ from typing import Any
 
 import httpx
 
-from gateway.masking import get_logger
+from privacy import masked_logger
 
-log = get_logger(__name__)
+log = masked_logger(__name__)
 
 WEBHOOK_PATH = "/webhooks/rest/webhook"
 

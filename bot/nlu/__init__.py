@@ -1,4 +1,6 @@
 """Rasa graph components for Thai: tokenizer, featurizer and the service and topic classifiers."""
 
-# The Rasa server imports this package when it loads the model, before the first message.
-from bot import rasa_patches  # noqa: F401
+# Rasa imports this package when it loads or trains the model, before the first message.
+from bot.patches import install
+
+install()

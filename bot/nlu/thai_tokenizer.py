@@ -3,7 +3,7 @@
 Rasa's WhitespaceTokenizer refuses Thai, which is written without spaces between
 words. This tokenizer segments with newmm and a project dictionary learnt from the
 training data's lookup tables (the catalog's service names and synonyms, see
-``bot/tools/lexicon.py``) so that names such as บัตรปชช. or ภ.ง.ด.91 stay whole.
+``catalog/lexicon.py``) so that names such as บัตรปชช. or ภ.ง.ด.91 stay whole.
 """
 
 from __future__ import annotations

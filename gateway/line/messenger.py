@@ -17,9 +17,9 @@ from linebot.v3.messaging import (
 from linebot.v3.messaging.exceptions import ApiException
 
 from gateway.line.render import MAX_MESSAGES_PER_REQUEST
-from gateway.masking import get_logger
+from privacy import masked_logger
 
-log = get_logger(__name__)
+log = masked_logger(__name__)
 
 REQUEST_TIMEOUT = 10.0
 PUSH_ATTEMPTS = 3

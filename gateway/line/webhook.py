@@ -38,10 +38,10 @@ from gateway.line import texts
 from gateway.line.dedup import RecentIds
 from gateway.line.messenger import LineMessenger
 from gateway.line.render import MAX_ACTION_LABEL, render_turn, truncate
-from gateway.masking import get_logger
 from gateway.rasa_client import RasaClient, RasaUnavailable
+from privacy import masked_logger
 
-log = get_logger(__name__)
+log = masked_logger(__name__)
 
 NON_TEXT_MESSAGES = frozenset({"sticker", "image", "audio", "video", "file", "location"})
 NOT_CONFIGURED = (

@@ -11,10 +11,10 @@ from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, Field, ValidationError
 
 from gateway.envelope import BotTurn, envelope_summary, parse_turn
-from gateway.masking import get_logger
 from gateway.rasa_client import RasaClient, RasaUnavailable
+from privacy import masked_logger
 
-log = get_logger(__name__)
+log = masked_logger(__name__)
 
 STATIC_DIR = Path(__file__).parent / "static"
 ASSETS = {"chat.js": "text/javascript", "chat.css": "text/css"}

@@ -18,9 +18,9 @@ from rasa_sdk.executor import CollectingDispatcher
 from support import free_port
 
 from actions import catalog as action_catalog
+from actions.catalog_client import Catalog, CatalogClient, CatalogUnavailable, ServiceNotFound
 from actions.detail_form import AskAge, AskVehicle, ValidateDetailForm
 from actions.service_actions import ActionAnswerService, ActionClarify, ActionHandoff
-from bot.catalog_client import Catalog, CatalogClient, CatalogUnavailable, ServiceNotFound
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ASK = "/ask_service"
@@ -88,7 +88,7 @@ def run(action: Action, trk: Tracker, domain: dict[str, Any] | None = None) -> t
 
 
 def envelope(messages: list[dict]) -> dict[str, Any]:
-    """The turn's envelope: the custom payload of the last message (../shared/spec/replies.md)."""
+    """The turn's envelope: the custom payload of the last message (docs/replies.md)."""
     assert messages, "the action sent nothing"
     custom = messages[-1].get("custom") or {}
     assert custom.get("kind"), f"the last message carries no envelope: {messages[-1]}"
@@ -142,7 +142,9 @@ def domain() -> dict[str, Any]:
 
 # -- answers ---------------------------------------------------------------------------------------------
 def test_answer_envelope_is_the_last_message(live_catalog: str) -> None:
-    trk = tracker("หนังสือเดินทางแบบสิบปีค่าธรรมเนียมเท่าไร", service="passport", topic="fee", slots={"validity_years": 10.0})
+    trk = tracker(
+        "หนังสือเดินทางแบบสิบปีค่าธรรมเนียมเท่าไร", service="passport", topic="fee", slots={"validity_years": 10.0}
+    )
     messages, events = run(ActionAnswerService(), trk)
     reply = envelope(messages)
     record = record_of(live_catalog, "passport")

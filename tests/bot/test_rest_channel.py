@@ -23,7 +23,7 @@ from sanic import Sanic
 from support import free_port
 
 from bot.channels.rest import MAX_MESSAGE_CHARS, MaskedRestInput
-from bot.privacy import EMAIL_MASK, NATIONAL_ID_MASK, PHONE_MASK
+from privacy import EMAIL_MASK, NATIONAL_ID_MASK, PHONE_MASK
 
 TOKEN = "test-token-ไม่ใช่ของจริง".encode().hex()
 

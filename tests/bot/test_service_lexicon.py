@@ -8,7 +8,7 @@ import pytest
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.nlu.service_lexicon import ServiceLexicon, compact
-from bot.tools.lexicon import names_of, records_from_seed, render
+from catalog.lexicon import names_of, records_from_seed, render
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SEED_DIR = REPO_ROOT / "catalog" / "seed"

@@ -1,7 +1,7 @@
 """The whole assistant over Rasa's REST channel: NLU, rules, action server, catalog and tracker store.
 
 One fresh sender per test. Every turn must end with exactly one message carrying the reply envelope
-(../shared/spec/replies.md). The messages are written for these tests, not taken from the evaluation set.
+(docs/replies.md). The messages are written for these tests, not taken from the evaluation set.
 """
 
 from __future__ import annotations
@@ -16,10 +16,9 @@ from typing import Any
 
 import pytest
 
-from bot.privacy import EMAIL_MASK, NATIONAL_ID_MASK, PHONE_MASK
+from contract.replies import KINDS
+from privacy import EMAIL_MASK, NATIONAL_ID_MASK, PHONE_MASK
 
-KINDS = {"answer", "clarify", "handoff", "out_of_scope", "greet", "goodbye", "thanks", "bot_challenge",
-         "form", "error"}  # fmt: skip
 TIMEOUT = 120
 
 

@@ -1,10 +1,7 @@
-"""Unit tests: envelope parsing, LINE rendering limits, masking, event de-duplication, settings."""
+"""Unit tests: envelope parsing, LINE rendering limits, event de-duplication, settings."""
 
 from __future__ import annotations
 
-import logging
-
-import pytest
 from linebot.v3.messaging import FlexMessage, TextMessage
 
 from gateway.config import Settings
@@ -19,7 +16,6 @@ from gateway.line.render import (
     truncate,
     utf16_len,
 )
-from gateway.masking import MaskingFilter, mask_pii
 
 CARD = {
     "title": "หนังสือเดินทาง",
@@ -171,44 +167,6 @@ def test_many_short_texts_are_merged_to_fit_one_reply() -> None:
     assert len(messages) <= 5
     joined = "\n\n".join(m.text for m in messages if isinstance(m, TextMessage))
     assert all(f"บรรทัด {i}" in joined for i in range(8))
-
-
-# ---- masking ----
-
-
-@pytest.mark.parametrize(
-    "secret",
-    [
-        "1103700012345",
-        "1-1037-00012-34-5",
-        "0812345678",
-        "081-234-5678",
-        "+66 81 234 5678",
-        "02-572-8442",
-        "somchai.j@example.co.th",
-    ],
-)
-def test_mask_pii_hides_personal_data(secret: str) -> None:
-    masked = mask_pii(f"ข้อมูล {secret} จบ")
-    assert secret not in masked and masked.startswith("ข้อมูล ") and masked.endswith(" จบ")
-
-
-def test_mask_pii_keeps_hotlines_and_amounts() -> None:
-    text = "โทร 1111 หรือ 1548 ค่าธรรมเนียม 1,000 บาท ปี 2026"
-    assert mask_pii(text) == text
-
-
-def test_masking_filter_masks_arguments_and_tracebacks() -> None:
-    record = logging.LogRecord(
-        "gateway", logging.ERROR, __file__, 1, "user said %s", ("โทร 0812345678",), None
-    )
-    try:
-        raise ValueError("id 1103700012345")
-    except ValueError as exc:
-        record.exc_info = (type(exc), exc, exc.__traceback__)
-    MaskingFilter().filter(record)
-    assert "0812345678" not in record.getMessage()
-    assert record.exc_text and "1103700012345" not in record.exc_text
 
 
 # ---- de-duplication ----

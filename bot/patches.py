@@ -1,8 +1,12 @@
-"""Changes to Rasa 3.6 internals that its configuration cannot make.
+"""Changes to Rasa 3.6 internals that its configuration cannot make, installed explicitly.
 
-Imported by ``bot.nlu`` (the Rasa server and ``rasa train`` load our components, so the
-patches are in place before the first message); harmless anywhere else. Each one keeps
-Rasa's results and errors and only removes repeated work; tests/bot/test_rasa_patches.py
+Every plugin Rasa loads from this package (the NLU components of ``bot.nlu``, the REST
+channel, the tracker and lock stores, and bench/community_tokenizer.py) calls
+``install()`` when Rasa imports it, so the server, ``rasa train`` and both pipelines of
+the benchmark run patched, whichever plugin comes first. ``install()`` refuses a Rasa
+version the patches were not tested with (TESTED_RASA_VERSIONS) with a clear error, does
+nothing when ``BOT_RASA_PATCHES=off``, and patches only once. Each patch keeps Rasa's
+results and errors and only removes repeated work; tests/bot/test_rasa_patches.py
 checks them against Rasa's own code.
 
 - ``RemoteAction._validate_action_result``: Rasa checks every action server reply with
@@ -25,8 +29,11 @@ checks them against Rasa's own code.
 from __future__ import annotations
 
 import functools
+import logging
+import os
 from typing import Any
 
+import rasa
 from jsonschema import ValidationError
 from jsonschema.validators import validator_for
 from rasa.core.actions.action import RemoteAction
@@ -35,6 +42,8 @@ from rasa.engine.runner.dask import DaskGraphRunner
 from rasa.shared.constants import DOCS_BASE_URL
 from rasa.shared.core.events import Event
 from rasa.shared.utils.common import all_subclasses
+
+logger = logging.getLogger(__name__)
 
 
 class _ReplyValidator:
@@ -130,6 +139,59 @@ def _run_graph(
         raise GraphRunError("Error running runner.") from error
 
 
-RemoteAction._validate_action_result = _validate_action_result
-DaskGraphRunner.run = _run_graph
-Event.resolve_by_type = staticmethod(_resolve_by_type)
+# The Rasa releases the patches were checked against (tests/bot/test_rasa_patches.py).
+TESTED_RASA_VERSIONS = frozenset({"3.6.21"})
+# BOT_RASA_PATCHES=off runs Rasa as it ships (slower, same results).
+SWITCH = "BOT_RASA_PATCHES"
+_OFF = {"off", "0", "false", "no"}
+
+# (owner, attribute, patched value, Rasa's own value)
+_PATCHES: list[tuple[type, str, Any, Any]] = [
+    (RemoteAction, "_validate_action_result", _validate_action_result,
+     RemoteAction.__dict__["_validate_action_result"]),
+    (DaskGraphRunner, "run", _run_graph, DaskGraphRunner.__dict__["run"]),
+    (Event, "resolve_by_type", staticmethod(_resolve_by_type), Event.__dict__["resolve_by_type"]),
+]
+
+
+class UntestedRasaVersion(RuntimeError):
+    """The installed Rasa is not one the patches were checked against."""
+
+
+def enabled() -> bool:
+    return os.environ.get(SWITCH, "on").strip().lower() not in _OFF
+
+
+def installed() -> bool:
+    return all(owner.__dict__[name] is patched for owner, name, patched, _ in _PATCHES)
+
+
+def install() -> bool:
+    """Put the patches in place (once); whether Rasa now runs patched.
+
+    Raises UntestedRasaVersion on a Rasa release not in TESTED_RASA_VERSIONS: the patches
+    replace private parts of Rasa, which change without notice between releases.
+    """
+    if not enabled():
+        if not installed():
+            logger.info("%s=off: Rasa runs without the project's patches", SWITCH)
+        return installed()
+    if installed():
+        return True
+    if rasa.__version__ not in TESTED_RASA_VERSIONS:
+        raise UntestedRasaVersion(
+            f"bot/patches.py replaces private parts of Rasa and was tested with Rasa "
+            f"{', '.join(sorted(TESTED_RASA_VERSIONS))}, not {rasa.__version__}. Run "
+            f"tests/bot/test_rasa_patches.py with this version and add it to TESTED_RASA_VERSIONS, "
+            f"or set {SWITCH}=off to run Rasa unpatched."
+        )
+    for owner, name, patched, _ in _PATCHES:
+        setattr(owner, name, patched)
+    logger.debug("Rasa %s patched: %s", rasa.__version__, [f"{o.__name__}.{n}" for o, n, *_ in _PATCHES])
+    return True
+
+
+def uninstall() -> None:
+    """Rasa's own methods back (for tests and comparisons)."""
+    for owner, name, _, original in _PATCHES:
+        setattr(owner, name, original)

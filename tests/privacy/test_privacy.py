@@ -1,10 +1,23 @@
-"""bot.privacy.mask: national ids, phone numbers and e-mails never reach the tracker or a log."""
+"""privacy: national ids, phone numbers and e-mails never reach the tracker or a log.
+
+Standard library only, like the package: run by both environments.
+"""
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
-from bot.privacy import EMAIL_MASK, NATIONAL_ID_MASK, PHONE_MASK, mask
+from privacy import (
+    EMAIL_MASK,
+    NATIONAL_ID_MASK,
+    PHONE_MASK,
+    MaskingFilter,
+    mask,
+    masked_logger,
+    masking_handler,
+)
 
 
 @pytest.mark.parametrize(
@@ -87,3 +100,40 @@ def test_no_personal_data_is_unchanged() -> None:
 def test_masking_is_idempotent() -> None:
     once = mask("เลข 1103700012345 โทร 0812345678 อีเมล a@b.co")
     assert mask(once) == once
+
+
+# ---- logs ----
+
+
+def test_masking_filter_masks_arguments_and_tracebacks() -> None:
+    record = logging.LogRecord(
+        "gateway", logging.ERROR, __file__, 1, "user said %s", ("โทร 0812345678",), None
+    )
+    try:
+        raise ValueError("id 1103700012345")
+    except ValueError as exc:
+        record.exc_info = (type(exc), exc, exc.__traceback__)
+    MaskingFilter().filter(record)
+    assert "0812345678" not in record.getMessage()
+    assert record.exc_text and "1103700012345" not in record.exc_text
+
+
+def test_masked_logger_and_handler_mask_what_they_pass_on() -> None:
+    records: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    logger = masked_logger("tests.privacy")
+    assert masked_logger("tests.privacy").filters == logger.filters  # added once
+    logger.addHandler(Keep())
+    logger.propagate = False
+    logger.warning("อีเมล %s", "somchai.j@example.co.th")
+    assert records[-1].getMessage() == f"อีเมล {EMAIL_MASK}"
+
+    handler = masking_handler("%(message)s")
+    record = logging.LogRecord("uvicorn", logging.INFO, __file__, 1, "GET /?q=%s", ("0812345678",), None)
+    assert handler.format(record) == "GET /?q=0812345678"  # formatting alone does not mask
+    assert all(f.filter(record) for f in handler.filters)
+    assert handler.format(record) == f"GET /?q={PHONE_MASK}"

@@ -1,7 +1,7 @@
 """Masking of personal data (national ID, phone, e-mail) before text is stored or logged.
 
-Standard library only: the catalog and the gateway, which run in another
-environment, use it too.
+Standard library only: Rasa's channel (bot/channels/rest.py) and the catalog and
+gateway, which run in the other environment, all use it.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The catalog client the custom actions use: one HTTP session, retries, a short cache.
 
-Catalogs are listed in config/catalogs.yml (or the file CATALOGS_FILE names), so an
+Catalogs are listed in catalogs.yml (or the file CATALOGS_FILE names), so an
 agency that publishes its own catalog is added by configuration. A record is served
 from a cache for `cache_ttl_seconds`; when every catalog that may hold it is down,
 the last good copy up to `stale_ttl_seconds` old is served instead of nothing.
@@ -23,7 +23,7 @@ from urllib3.util.retry import Retry
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "catalogs.yml"
+DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "catalogs.yml"
 
 
 class CatalogUnavailable(Exception):

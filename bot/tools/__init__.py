@@ -1,1 +1,0 @@
-"""Command-line tools: lexicon export, benchmarks, checks for agencies' training data."""

@@ -1,0 +1,101 @@
+"""The reply envelope: what every bot turn tells its channel (docs/replies.md).
+
+The one place that names the envelope's kinds and fields, the topics and their Thai
+labels, the labels and intents the actions rely on, and the government hotline. The
+actions (Rasa's environment) and the gateway and staff side (the services'
+environment) import them from here; standard library only, so both can.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# ---- kinds: the envelope's `kind`, one per turn -----------------------------------------------
+ANSWER: Final = "answer"  # about one service of the catalog; service_id and topic are set
+CLARIFY: Final = "clarify"  # not sure which service or topic: `options` are offered as buttons
+HANDOFF: Final = "handoff"  # the citizen asked for a person, or accepted the bot's offer of one
+OUT_OF_SCOPE: Final = "out_of_scope"  # not a public service the bot covers; it points to the hotline
+GREET: Final = "greet"
+GOODBYE: Final = "goodbye"
+THANKS: Final = "thanks"
+BOT_CHALLENGE: Final = "bot_challenge"  # "am I talking to a bot?"
+FORM: Final = "form"  # asks for a detail the answer depends on; service_id and topic say for what
+ERROR: Final = "error"  # a backend failed; the text says what to do instead (website, hotline)
+# Staff side: while an agent holds the conversation the bot does not answer; the gateway
+# replies with this kind and no bot text, and the message goes to the agent.
+WITH_AGENT: Final = "with_agent"
+
+SMALL_TALK: Final = (GREET, GOODBYE, THANKS, BOT_CHALLENGE)
+KINDS: Final = frozenset({ANSWER, CLARIFY, HANDOFF, OUT_OF_SCOPE, *SMALL_TALK, FORM, ERROR, WITH_AGENT})
+# Turns the bot could not answer itself: the staff side's "unanswered" questions.
+UNANSWERED_KINDS: Final = frozenset({CLARIFY, OUT_OF_SCOPE, HANDOFF})
+
+# ---- envelope fields ------------------------------------------------------------------------
+KIND: Final = "kind"
+SERVICE_ID: Final = "service_id"
+TOPIC: Final = "topic"
+SOURCE: Final = "source"  # the catalog's name
+SOURCE_URL: Final = "source_url"
+UPDATED: Final = "updated"  # the date of the record's facts
+CONFIDENCE: Final = "confidence"
+OPTIONS: Final = "options"  # clarify: the service ids (or topics) offered
+CARD: Final = "card"  # answer: the service card channels render
+# Staff side: an answer the citizen may rate carries `feedback` (the values it may send
+# back, FEEDBACK_VALUES); the rating itself arrives as a message with FEEDBACK_INTENT.
+FEEDBACK: Final = "feedback"
+FEEDBACK_HELPFUL: Final = "helpful"
+FEEDBACK_UNHELPFUL: Final = "unhelpful"
+FEEDBACK_VALUES: Final = (FEEDBACK_HELPFUL, FEEDBACK_UNHELPFUL)
+# with_agent: the display name of the agent holding the conversation, when known.
+AGENT: Final = "agent"
+
+# The service card of an `answer` envelope.
+CARD_FIELDS: Final = ("title", "agency", "topic_label", "facts", "source_url", "updated")
+MAX_FACTS: Final = 6  # at most this many facts in an answer and on its card
+
+# ---- topics: what about a service is asked, with the label citizens see ---------------------
+TOPIC_LABELS: Final[dict[str, str]] = {
+    "overview": "ข้อมูลทั่วไป",
+    "eligibility": "คุณสมบัติผู้มีสิทธิ์",
+    "documents": "เอกสารที่ต้องใช้",
+    "fee": "ค่าธรรมเนียม",
+    "benefit": "สิทธิประโยชน์ที่ได้รับ",
+    "payment_date": "วันที่เงินเข้า",
+    "channels": "ช่องทางและสถานที่ยื่น",
+    "steps": "ขั้นตอน",
+    "processing_time": "ระยะเวลาดำเนินการ",
+    "deadline": "กำหนดเวลา",
+    "penalty": "ค่าปรับและผลของการล่าช้า",
+    "status": "การตรวจสอบสถานะ",
+    "contact": "ช่องทางติดต่อ",
+}
+TOPICS: Final = tuple(TOPIC_LABELS)
+# A question that names a service but no topic.
+DEFAULT_TOPIC: Final = "overview"
+
+# ---- what the NLU tells the actions -----------------------------------------------------------
+# Every question about a service is this one intent; the service and topic are labels of
+# their own (bot/nlu/service_classifier.py, topic_classifier.py).
+ASK_INTENT: Final = "ask_service"
+# The citizen asks for a person (data/rules.yml runs action_handoff).
+HANDOFF_INTENT: Final = "request_human"
+# Staff side: a citizen's rating of an answer, `/feedback{"value": "unhelpful"}` from a button.
+FEEDBACK_INTENT: Final = "feedback"
+# The service labels of a question that names no service (a follow-up): `none` is the
+# service being discussed, `previous` the one discussed before it.
+NONE: Final = "none"
+PREVIOUS: Final = "previous"
+FOLLOW_UPS: Final = (NONE, PREVIOUS)
+
+# ---- the government's hotline (ศูนย์บริการข้อมูลภาครัฐเพื่อประชาชน), in every dead end ------
+GOVERNMENT_HOTLINE: Final = "1111"
+GOVERNMENT_WEBSITE: Final = "www.1111.go.th"
+
+
+def is_kind(value: object) -> bool:
+    return isinstance(value, str) and value in KINDS
+
+
+def topic_label(topic: str) -> str:
+    """The Thai label of a topic; an unknown topic is shown as its id."""
+    return TOPIC_LABELS.get(topic, topic)
