@@ -18,7 +18,8 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.nlu import thai_text
-from bot.nlu.label_classifier import ASK_INTENT, metadata_label
+from bot.nlu.label_classifier import metadata_label
+from contract.replies import ASK_INTENT
 
 DATA_DIR = Path("data/nlu")
 # The generated catalog names; its examples are the bare names of the lookup tables.

@@ -30,11 +30,10 @@ from sklearn.preprocessing import normalize
 
 from bot.nlu.service_lexicon import ServiceLexicon
 from bot.nlu.thai_tokenizer import NORMALISED_TEXT
+from contract.replies import ASK_INTENT, NONE  # noqa: F401  (still imported from here by some components)
 
 logger = logging.getLogger(__name__)
 
-ASK_INTENT = "ask_service"
-NONE = "none"
 # Where a message keeps its features as the classifiers use them (not in the parse result).
 PARTS_KEY = "label_classifier_parts@"
 # Bump when what persist() writes changes, so that Rasa's cache retrains the classifiers.

@@ -12,7 +12,8 @@ from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.shared.nlu.constants import INTENT
 from rasa.shared.nlu.training_data.message import Message
 
-from bot.nlu.label_classifier import ASK_INTENT, LabelClassifier, metadata_label
+from bot.nlu.label_classifier import LabelClassifier, metadata_label
+from contract.replies import ASK_INTENT
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
