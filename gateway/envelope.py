@@ -1,6 +1,6 @@
 """Turn Rasa's reply list into a channel-neutral view: texts, buttons, the envelope and a service card.
 
-See shared/spec/replies.md: every turn ends with one message whose `custom` carries `kind`.
+See docs/replies.md: every turn ends with one message whose `custom` carries `kind`.
 """
 
 from __future__ import annotations
@@ -10,24 +10,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-MAX_FACTS = 6
-
-# Fallback labels when an `answer` envelope arrives without its card (topic names from replies.md).
-TOPIC_LABELS_TH: dict[str, str] = {
-    "overview": "ข้อมูลทั่วไป",
-    "eligibility": "คุณสมบัติผู้มีสิทธิ์",
-    "documents": "เอกสารที่ต้องใช้",
-    "fee": "ค่าธรรมเนียม",
-    "benefit": "สิทธิประโยชน์",
-    "payment_date": "วันจ่ายเงิน",
-    "channels": "ช่องทางยื่นคำขอ",
-    "steps": "ขั้นตอน",
-    "processing_time": "ระยะเวลาดำเนินการ",
-    "deadline": "กำหนดเวลา",
-    "penalty": "ค่าปรับ",
-    "status": "ตรวจสอบสถานะ",
-    "contact": "ติดต่อหน่วยงาน",
-}
+from contract.replies import ANSWER, CARD, KIND, MAX_FACTS, TOPIC_LABELS
 
 
 def is_web_url(url: object) -> bool:
@@ -72,7 +55,7 @@ class BotTurn:
 
     @property
     def kind(self) -> str | None:
-        return self.envelope.get("kind") if self.envelope else None
+        return self.envelope.get(KIND) if self.envelope else None
 
     @property
     def is_empty(self) -> bool:
@@ -80,7 +63,7 @@ class BotTurn:
 
 
 def _card_from(custom: dict[str, Any]) -> Card | None:
-    raw = custom.get("card")
+    raw = custom.get(CARD)
     topic = _text(custom.get("topic"))
     if isinstance(raw, dict):
         title = _text(raw.get("title")) or _text(custom.get("source")) or _text(custom.get("service_id"))
@@ -94,7 +77,7 @@ def _card_from(custom: dict[str, Any]) -> Card | None:
         return Card(
             title=title,
             agency=_text(raw.get("agency")),
-            topic_label=_text(raw.get("topic_label")) or TOPIC_LABELS_TH.get(topic, ""),
+            topic_label=_text(raw.get("topic_label")) or TOPIC_LABELS.get(topic, ""),
             facts=tuple(facts[:MAX_FACTS]),
             source_url=source_url if is_web_url(source_url) else "",
             updated=_text(raw.get("updated")),
@@ -106,7 +89,7 @@ def _card_from(custom: dict[str, Any]) -> Card | None:
     source_url = custom.get("source_url")
     return Card(
         title=title,
-        topic_label=TOPIC_LABELS_TH.get(topic, ""),
+        topic_label=TOPIC_LABELS.get(topic, ""),
         source_url=source_url if is_web_url(source_url) else "",
     )
 
@@ -144,7 +127,7 @@ def parse_turn(messages: list[dict[str, Any]]) -> BotTurn:
             if button is not None:
                 buttons.append(button)
         custom = message.get("custom")
-        if isinstance(custom, dict) and isinstance(custom.get("kind"), str):
+        if isinstance(custom, dict) and isinstance(custom.get(KIND), str):
             envelope = custom
     if envelope is not None:
         option_buttons = _option_buttons(envelope.get("options"))
@@ -158,7 +141,7 @@ def parse_turn(messages: list[dict[str, Any]]) -> BotTurn:
         if button.payload not in seen:
             seen.add(button.payload)
             unique.append(button)
-    card = _card_from(envelope) if envelope is not None and envelope.get("kind") == "answer" else None
+    card = _card_from(envelope) if envelope is not None and envelope.get(KIND) == ANSWER else None
     return BotTurn(texts=texts, buttons=unique, envelope=envelope, card=card)
 
 

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, Field, ValidationError
 
+from contract.replies import GOVERNMENT_HOTLINE
 from gateway.envelope import BotTurn, envelope_summary, parse_turn
 from gateway.rasa_client import RasaClient, RasaUnavailable
 from privacy import masked_logger
@@ -20,8 +21,8 @@ STATIC_DIR = Path(__file__).parent / "static"
 ASSETS = {"chat.js": "text/javascript", "chat.css": "text/css"}
 MAX_MESSAGE_CHARS = 1000
 SENDER_PATTERN = r"^[A-Za-z0-9_-]{8,64}$"
-UNAVAILABLE_TH = "ขออภัยค่ะ ระบบตอบคำถามขัดข้องชั่วคราว กรุณาลองใหม่อีกครั้ง หรือโทรสายด่วน 1111"
-NO_ANSWER_TH = "ขออภัยค่ะ ยังตอบคำถามนี้ไม่ได้ ลองพิมพ์ถามใหม่อีกครั้ง หรือโทรสายด่วน 1111 ค่ะ"
+UNAVAILABLE_TH = f"ขออภัยค่ะ ระบบตอบคำถามขัดข้องชั่วคราว กรุณาลองใหม่อีกครั้ง หรือโทรสายด่วน {GOVERNMENT_HOTLINE}"
+NO_ANSWER_TH = f"ขออภัยค่ะ ยังตอบคำถามนี้ไม่ได้ ลองพิมพ์ถามใหม่อีกครั้ง หรือโทรสายด่วน {GOVERNMENT_HOTLINE} ค่ะ"
 
 
 class ChatRequest(BaseModel):
