@@ -8,24 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from actions.details import personal_items
-
-TOPIC_LABELS = {
-    "overview": "ข้อมูลทั่วไป",
-    "eligibility": "คุณสมบัติผู้มีสิทธิ์",
-    "documents": "เอกสารที่ต้องใช้",
-    "fee": "ค่าธรรมเนียม",
-    "benefit": "สิทธิประโยชน์ที่ได้รับ",
-    "payment_date": "วันที่เงินเข้า",
-    "channels": "ช่องทางและสถานที่ยื่น",
-    "steps": "ขั้นตอน",
-    "processing_time": "ระยะเวลาดำเนินการ",
-    "deadline": "กำหนดเวลา",
-    "penalty": "ค่าปรับและผลของการล่าช้า",
-    "status": "การตรวจสอบสถานะ",
-    "contact": "ช่องทางติดต่อ",
-}
-MAX_FACTS = 6
+from actions.details import amount_items, below_every_tier, deciding_details, describe, fits, personal_items
+from contract.replies import MAX_FACTS, TOPIC_LABELS
 
 
 def baht(amount: float) -> str:
@@ -38,6 +22,39 @@ def _amount_line(item: dict[str, Any]) -> str:
     if amount is not None:
         line = f"{line}: {baht(float(amount))}" if line else baht(float(amount))
     return f"{line} ({item['note']})" if item.get("note") else line
+
+
+def _amount_phrase(item: dict[str, Any]) -> str:
+    """An amount in a sentence: "700 บาทต่อเดือน", "505 บาท (ยอดรวม...)"."""
+    amount, note = float(item.get("amount") or 0), item.get("note") or ""
+    if note.startswith("บาท") and amount:
+        return f"{amount:,.0f} {note}"
+    return baht(amount) + (f" ({note})" if note else "")
+
+
+def personal_lead(record: dict[str, Any], topic: str, known: dict[str, Any]) -> tuple[str | None, bool]:
+    """A sentence about the person when the details they gave decide the amount, and
+    whether it answers the question alone (else the topic's lines follow it).
+
+    "คุณแม่อายุ 72 ปี ได้ 700 บาทต่อเดือนค่ะ"; someone outside every tier is told so, with
+    the tiers. An eligibility question is answered on the age tiers of the benefits.
+    """
+    amount_topic = "benefit" if topic == "eligibility" else topic
+    items = amount_items(record, amount_topic)
+    slots = deciding_details(items, known)
+    if topic not in ("fee", "benefit", "eligibility") or not slots:
+        return None, False
+    who = describe(known, slots)
+    fitting = [item for item in items if fits(item, known)]
+    if not fitting:
+        verdict = "ยังไม่ถึงเกณฑ์" if below_every_tier(items, known) else "ไม่อยู่ในเกณฑ์"
+        return f"{who} {verdict}ค่ะ เกณฑ์มีดังนี้", False
+    amounts = " หรือ ".join(_amount_phrase(item) for item in fitting)
+    if topic == "eligibility":
+        return f"{who} อยู่ในเกณฑ์อายุที่ได้ {amounts} หากมีคุณสมบัติครบตามนี้ค่ะ", False
+    if all(not item.get("amount") for item in fitting):
+        return f"{who} {amounts}ค่ะ", True
+    return f"{who} {'ได้' if topic == 'benefit' else 'เสียค่าธรรมเนียม'} {amounts}ค่ะ", True
 
 
 def _document_line(doc: dict[str, Any]) -> str:
@@ -102,9 +119,12 @@ def compose(record: dict[str, Any], topic: str, known: dict[str, Any]) -> tuple[
     name = record["name"]["th"]
     label = TOPIC_LABELS.get(topic, topic)
     lines = facts(record, topic, known)[:MAX_FACTS]
-    if lines:
+    lead, complete = personal_lead(record, topic, known)
+    if complete:
+        text = f"{name}\n{lead}"
+    elif lines:
         body = "\n".join(f"• {line}" if not line[:2].rstrip(".").isdigit() else line for line in lines)
-        text = f"{name}: {label}\n{body}"
+        text = f"{name}\n{lead}\n{body}" if lead else f"{name}: {label}\n{body}"
     else:
         contact = _contact_lines(record)
         text = f"{name}: ยังไม่มีข้อมูลเรื่อง{label}ในระบบค่ะ สอบถามได้ที่ {contact[0] if contact else 'สายด่วน 1111'}"

@@ -13,6 +13,10 @@ from pythainlp.tokenize import word_tokenize
 from pythainlp.util import thai_digit_to_arabic_digit, thaiword_to_num
 
 AMOUNT_FIELDS = {"fee": "fees", "benefit": "benefits"}
+# Amounts that fit a phone screen are all answered at once; a longer list asks for the
+# detail that picks one.
+MAX_LISTED_AMOUNTS = 4
+VEHICLE_WORDS = {"car": "รถยนต์", "motorcycle": "รถจักรยานยนต์"}
 # applies_to keys -> the slot that holds the person's detail
 SLOT_OF_KEY = {"age_min": "age", "age_max": "age", "vehicle": "vehicle", "validity_years": "validity_years"}
 
@@ -22,9 +26,9 @@ def amount_items(record: dict[str, Any], topic: str) -> list[dict[str, Any]]:
 
 
 def needed_details(record: dict[str, Any], topic: str, known: dict[str, Any]) -> list[str]:
-    """The slots whose values would pick one amount among several, and are still unknown."""
+    """The slots whose values would pick one amount in a list too long to answer whole."""
     items = amount_items(record, topic)
-    if len(items) < 2:
+    if len(items) <= MAX_LISTED_AMOUNTS:
         return []
     slots = []
     for item in items:
@@ -90,8 +94,36 @@ def known_details(slots: dict[str, Any]) -> dict[str, Any]:
     return {
         "age": number_in(slots.get("age")),
         "validity_years": number_in(slots.get("validity_years")),
-        "vehicle": vehicle if vehicle in ("car", "motorcycle") else None,
+        "vehicle": vehicle if vehicle in VEHICLE_WORDS else None,
+        "person": slots.get("person") or None,
     }
+
+
+def deciding_details(items: list[dict[str, Any]], known: dict[str, Any]) -> list[str]:
+    """The known details that the amounts depend on, in a fixed order."""
+    keys = {SLOT_OF_KEY[k] for item in items for k in (item.get("applies_to") or {}) if k in SLOT_OF_KEY}
+    return [slot for slot in ("age", "vehicle", "validity_years")
+            if slot in keys and known.get(slot) is not None]
+
+
+def describe(known: dict[str, Any], slots: list[str]) -> str:
+    """The person and the details that decide, in Thai: "คุณแม่อายุ 72 ปี", "รถยนต์"."""
+    parts = []
+    if "age" in slots:
+        parts.append(f"{known.get('person') or 'ผู้ที่'}อายุ {known['age']:g} ปี")
+    if "vehicle" in slots:
+        parts.append(VEHICLE_WORDS[known["vehicle"]])
+    if "validity_years" in slots:
+        parts.append(f"เล่ม {known['validity_years']:g} ปี")
+    return " ".join(parts)
+
+
+def below_every_tier(items: list[dict[str, Any]], known: dict[str, Any]) -> bool:
+    """Whether the person is younger than every amount's minimum age."""
+    minimums = [(i.get("applies_to") or {}).get("age_min") for i in items]
+    return known.get("age") is not None and bool(minimums) and all(
+        m is not None and known["age"] < m for m in minimums
+    )
 
 
 def personal_items(record: dict[str, Any], topic: str, known: dict[str, Any]) -> list[dict[str, Any]]:

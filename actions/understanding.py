@@ -1,9 +1,9 @@
 """From the NLU result and the conversation so far to the question to answer.
 
-The ServiceClassifier and TopicClassifier (bot/nlu/) rank services and topics; a
-button payload names them as entities. Context fills the gaps: a follow-up that names
-no service is about the service in the slot, and a detail given alone (แม่อายุ 75)
-completes the last question.
+The ServiceClassifier and TopicClassifier (bot/nlu/) rank services and topics, and the
+NLU's ConversationContext has already weighed them against the service being discussed;
+a button payload names them as entities. A detail given alone (แม่อายุ 75) completes
+the last question.
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ from typing import Any
 
 from rasa_sdk import Tracker
 
-NONE = "none"
-ASK_INTENT = "ask_service"
+# FOLLOW_UPS: service labels of a question that names no service (resolved by the NLU's context).
+from contract.replies import ASK_INTENT, FOLLOW_UPS
+
 # Another topic this likely is also asked in the same message ("...ต้องใช้เอกสารอะไร แล้วไปสมัครที่ไหน").
 OTHER_TOPIC_MIN_CONFIDENCE = 0.2
 # A runner-up topic answered instead when the catalog says nothing on the top one
@@ -67,7 +68,7 @@ def understand(tracker: Tracker) -> Question:
     if intent != ASK_INTENT:
         # A detail, or a message routed here by a rule: it continues the last question,
         # or, at the start of a conversation, asks what its words name ("พาสปอร์ตเล่ม 10 ปี").
-        confident = predicted.get("name") not in (None, NONE) and not predicted.get("ambiguous")
+        confident = predicted.get("name") not in (None, *FOLLOW_UPS) and not predicted.get("ambiguous")
         if slot_service is None and confident:
             topic = (message.get("topic") or {}).get("name") or "overview"
             return Question(predicted["name"], topic, predicted["confidence"])
@@ -79,7 +80,7 @@ def understand(tracker: Tracker) -> Question:
     named = _entity(message, "service")
     if named:
         return Question(named, topic, 1.0, other_topics=others)
-    question = _which_service(predicted, slot_service, topic, others)
+    question = _which_service(predicted, topic, others)
     if not _entity(message, "topic"):
         question.fallback_topics = [
             t["name"] for t in predicted_topic.get("ranking", [])[1:]
@@ -88,15 +89,15 @@ def understand(tracker: Tracker) -> Question:
     return question
 
 
-def _which_service(
-    predicted: dict[str, Any], slot_service: str | None, topic: str, others: list[str]
-) -> Question:
-    ranking = [r for r in predicted.get("ranking", []) if r["name"] != NONE]
+def _which_service(predicted: dict[str, Any], topic: str, others: list[str]) -> Question:
+    # The NLU has already weighed the ranking against the service being discussed
+    # (bot/nlu/conversation_context.py): a follow-up comes here as that service.
+    ranking = [r for r in predicted.get("ranking", []) if r["name"] not in FOLLOW_UPS]
     top = predicted.get("name")
     # Services the message names by a name only they have, in reading order.
     mentions = predicted.get("mentions", [])
     named = list(dict.fromkeys(m["services"][0] for m in mentions if len(m["services"]) == 1))
-    if top and top != NONE and not predicted.get("ambiguous"):
+    if top and top not in FOLLOW_UPS and not predicted.get("ambiguous"):
         also = [s for s in named if s != top]
         return Question(top, topic, predicted["confidence"], other_topics=others, other_services=also)
     if len(named) > 1 and {r["name"] for r in ranking[:2]} <= set(named):
@@ -105,12 +106,5 @@ def _which_service(
         return Question(
             named[0], topic, ranking[0]["confidence"], other_topics=others, other_services=named[1:]
         )
-    if slot_service and (top == NONE or not predicted.get("mentions")):
-        # A follow-up that names no service ("แล้วต้องใช้เอกสารอะไรบ้าง") is about the
-        # service we were talking about.
-        return Question(slot_service, topic, predicted.get("confidence", 0.0), other_topics=others)
-    if slot_service and slot_service in [r["name"] for r in ranking[:2]]:
-        # Unsure between services, and one of them is what we were talking about.
-        return Question(slot_service, topic, ranking[0]["confidence"], other_topics=others)
     candidates = [r["name"] for r in ranking[:3] if r["confidence"] >= CANDIDATE_MIN_CONFIDENCE]
     return Question(None, topic, predicted.get("confidence", 0.0), candidates=candidates)

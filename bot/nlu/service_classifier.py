@@ -16,7 +16,33 @@ from rasa.nlu.tokenizers.tokenizer import Tokenizer
 from rasa.shared.nlu.constants import INTENT
 from rasa.shared.nlu.training_data.message import Message
 
-from bot.nlu.label_classifier import ASK_INTENT, NONE, LabelClassifier, metadata_label
+from bot.nlu.label_classifier import LabelClassifier, metadata_label
+
+# FOLLOW_UPS: `none`, and `previous`, a follow-up that goes back to the service discussed
+# before the current one; neither names a service, and bot.nlu.conversation_context resolves them.
+from contract.replies import ASK_INTENT, FOLLOW_UPS, NONE
+
+
+def service_verdict(ranking: list[dict[str, Any]], threshold: float, margin: float) -> dict[str, Any]:
+    """The top service, or `none`/`previous` for a follow-up, and whether it is sure enough.
+
+    `ambiguous` is set when the top service is not `threshold` sure and `margin` ahead of
+    the runner-up; the dialogue then asks back instead of guessing.
+    """
+    services = [r for r in ranking if r["name"] not in FOLLOW_UPS]
+    follow_up = max((r for r in ranking if r["name"] in FOLLOW_UPS),
+                    key=lambda r: r["confidence"], default=None)
+    p_follow_up = follow_up["confidence"] if follow_up else 0.0
+    if not services:
+        name = follow_up["name"] if follow_up else NONE
+        return {"name": name, "confidence": p_follow_up, "ambiguous": False}
+    top = services[0]
+    runner_up = services[1]["confidence"] if len(services) > 1 else 0.0
+    if top["confidence"] >= threshold and top["confidence"] - runner_up >= margin:
+        return {"name": top["name"], "confidence": top["confidence"], "ambiguous": False}
+    if follow_up and p_follow_up >= top["confidence"]:
+        return {"name": follow_up["name"], "confidence": p_follow_up, "ambiguous": False}
+    return {"name": top["name"], "confidence": top["confidence"], "ambiguous": True}
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
@@ -43,19 +69,7 @@ class ServiceClassifier(LabelClassifier):
         return metadata_label(message, self.label_key) if message.get(INTENT) == ASK_INTENT else None
 
     def verdict(self, ranking: list[dict[str, Any]]) -> dict[str, Any]:
-        services = [r for r in ranking if r["name"] != NONE]
-        p_none = next((r["confidence"] for r in ranking if r["name"] == NONE), 0.0)
-        if not services:
-            return {"name": NONE, "confidence": p_none, "ambiguous": False}
-        top = services[0]
-        runner_up = services[1]["confidence"] if len(services) > 1 else 0.0
-        if top["confidence"] >= self.config["threshold"] and (
-            top["confidence"] - runner_up >= self.config["ambiguity_margin"]
-        ):
-            return {"name": top["name"], "confidence": top["confidence"], "ambiguous": False}
-        if p_none >= top["confidence"]:
-            return {"name": NONE, "confidence": p_none, "ambiguous": False}
-        return {"name": top["name"], "confidence": top["confidence"], "ambiguous": True}
+        return service_verdict(ranking, self.config["threshold"], self.config["ambiguity_margin"])
 
     def write(self, message: Message, ranking: list[dict[str, Any]]) -> None:
         super().write(message, ranking)

@@ -1,11 +1,17 @@
 """The catalog's names of each service, found in a message with spaCy's PhraseMatcher.
 
-The names come from the `service:<id>` lookup tables that ``bot/tools/lexicon.py``
+The names come from the `service:<id>` lookup tables that ``catalog/lexicon.py``
 writes from the catalog. Matching runs over Thai character clusters (pythainlp's
 TCC), not words: word segmentation of a compound is ambiguous (ภาษีรถ|เก๋ง or
 ภาษี|รถเก๋ง), character clusters are not, and a match never splits a cluster.
 Citizens write one abbreviation many ways (ภ.ง.ด.91, ภงด.91, ภงด 91), so dots,
 dashes and spaces are removed on both sides first.
+
+Citizens also mistype names: a missing or wrong tone mark, a neighbouring key, a dropped
+or swapped final consonant (พาสปอร์ด). A name that is not found exactly is looked for
+once more, tolerantly: tone marks ignored on both sides and one edit allowed in a long
+name (two in a very long one), with rapidfuzz's alignment and Levenshtein distance.
+Short names must match exactly: one edit in a short name makes another word.
 """
 
 from __future__ import annotations
@@ -17,6 +23,8 @@ from typing import Any
 
 import spacy
 from pythainlp.tokenize import tcc
+from rapidfuzz import fuzz, process
+from rapidfuzz.distance import Levenshtein
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from spacy.matcher import PhraseMatcher
 from spacy.tokens import Doc
@@ -26,10 +34,24 @@ from bot.nlu import thai_text
 
 LOOKUP_PREFIX = "service:"
 _NOT_COMPACT = re.compile(r"[\s.\-_/()]+")
+# Tone marks, mai taikhu and thanthakhat: the marks citizens most often drop or mistype.
+_MARKS = re.compile("[\u0e47-\u0e4c]")
+# Edits allowed in a name of at least this many letters (marks left out).
+FUZZY_EDITS = ((12, 2), (6, 1))
+FUZZY_MIN_SCORE = 80.0
 
 
 def compact(text: str) -> str:
     return _NOT_COMPACT.sub("", thai_text.normalise(text))
+
+
+def skeleton(text: str) -> str:
+    """The compact text without tone marks: what a tolerant match compares."""
+    return _MARKS.sub("", compact(text))
+
+
+def allowed_edits(name: str) -> int:
+    return next((edits for length, edits in FUZZY_EDITS if len(name) >= length), 0)
 
 
 class ServiceLexicon:
@@ -42,6 +64,12 @@ class ServiceLexicon:
         for service, service_names in names.items():
             patterns = {compact(n): None for n in service_names if len(compact(n)) > 1}
             self._matcher.add(service, [self.doc(p) for p in patterns])
+        self._skeletons: dict[str, set[str]] = defaultdict(set)
+        for service, service_names in names.items():
+            for n in service_names:
+                if allowed_edits(skeleton(n)):
+                    self._skeletons[skeleton(n)].add(service)
+        self._skeleton_list = list(self._skeletons)
         # The classifiers of one turn ask about the same text several times in a row.
         self.mentions = functools.lru_cache(maxsize=64)(self._mentions)
 
@@ -65,10 +93,36 @@ class ServiceLexicon:
         for match_id, start, end in self._matcher(doc):
             services_at[(start, end)].add(self._vocab.strings[match_id])
         spans = filter_spans([doc[start:end] for start, end in services_at])
-        return [
-            {"text": "".join(t.text for t in span), "services": sorted(services_at[(span.start, span.end)])}
-            for span in sorted(spans, key=lambda s: s.start)
-        ]
+        # Exact and tolerant finds compete for the text as spaCy's filter_spans does: the
+        # longest wins, an exact one on a tie. Positions are in the skeleton.
+        finds = []
+        for span in spans:
+            start = len(_MARKS.sub("", "".join(t.text for t in doc[: span.start])))
+            end = start + len(_MARKS.sub("", "".join(t.text for t in span)))
+            services = sorted(services_at[(span.start, span.end)])
+            finds.append((start, end, 1, {"text": "".join(t.text for t in span), "services": services}))
+        finds += self._near_finds(text)
+        kept: list[tuple[int, int, int, dict[str, Any]]] = []
+        for find in sorted(finds, key=lambda f: (f[0] - f[1], -f[2], f[0])):
+            if all(find[1] <= k[0] or find[0] >= k[1] for k in kept):
+                kept.append(find)
+        return [mention for *_, mention in sorted(kept, key=lambda f: f[0])]
+
+    def _near_finds(self, text: str) -> list[tuple[int, int, int, dict[str, Any]]]:
+        """Names found tolerantly: (start, end, 0, mention) in the skeleton of the text."""
+        target = skeleton(text)
+        finds = []
+        for name, _, _ in process.extract(
+            target, self._skeleton_list, scorer=fuzz.partial_ratio, score_cutoff=FUZZY_MIN_SCORE, limit=8
+        ):
+            if len(target) < len(name) - 1:
+                continue
+            where = fuzz.partial_ratio_alignment(name, target)
+            typed = target[where.dest_start : where.dest_end]
+            if Levenshtein.distance(name, typed) <= allowed_edits(name):
+                mention = {"text": typed, "services": sorted(self._skeletons[name]), "near": True}
+                finds.append((where.dest_start, where.dest_end, 0, mention))
+        return finds
 
     def vector(self, text: str) -> list[float]:
         """One value per service: 1 for a name only it has, 1/n for a name n services share."""

@@ -18,6 +18,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from support import free_port
 
 from actions import catalog as action_catalog
+from actions import details
 from actions.catalog_client import Catalog, CatalogClient, CatalogUnavailable, ServiceNotFound
 from actions.detail_form import AskAge, AskVehicle, ValidateDetailForm
 from actions.service_actions import ActionAnswerService, ActionClarify, ActionHandoff
@@ -163,7 +164,21 @@ def test_answer_envelope_is_the_last_message(live_catalog: str) -> None:
     assert SlotSet("topic", "fee") in events
 
 
-def test_an_answer_that_depends_on_the_person_hands_over_to_the_form(live_catalog: str) -> None:
+@pytest.fixture
+def short_screen(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A phone that fits one amount: every list of amounts is too long to answer whole."""
+    monkeypatch.setattr(details, "MAX_LISTED_AMOUNTS", 1)
+
+
+def test_amounts_that_fit_a_phone_are_all_answered_at_once(live_catalog: str) -> None:
+    messages, events = run(ActionAnswerService(), tracker("ทำพาสปอร์ตกี่บาท", service="passport", topic="fee"))
+    assert envelope(messages)["kind"] == "answer"
+    for fee in record_of(live_catalog, "passport")["fees"]:
+        assert f"{fee['amount']:,.0f}" in text_of(messages)
+    assert SlotSet("needs_detail", True) not in events
+
+
+def test_a_long_list_of_amounts_hands_over_to_the_form(live_catalog: str, short_screen: None) -> None:
     # The rule "a personal answer asks for the detail first" runs detail_form on this slot.
     messages, events = run(ActionAnswerService(), tracker("ทำพาสปอร์ตกี่บาท", service="passport", topic="fee"))
     assert messages == []
@@ -216,6 +231,28 @@ def test_elderly_allowance_for_an_82_year_old(live_catalog: str) -> None:
         assert f"{other} บาท" not in text
 
 
+def test_a_personal_answer_is_a_sentence_about_the_person(live_catalog: str) -> None:
+    trk = tracker("แม่อายุ 72 ได้เท่าไหร่", service="elderly-allowance", topic="benefit",
+                  slots={"age": 72.0, "person": "คุณแม่"})
+    messages, _ = run(ActionAnswerService(), trk)
+    assert "คุณแม่อายุ 72 ปี ได้ 700 บาท" in text_of(messages)
+
+
+def test_someone_below_every_tier_is_told_so_with_the_rule(live_catalog: str) -> None:
+    trk = tracker("อายุ 55 ได้เบี้ยไหม", service="elderly-allowance", topic="eligibility", slots={"age": 55.0})
+    messages, _ = run(ActionAnswerService(), trk)
+    text = text_of(messages)
+    assert "อายุ 55 ปี ยังไม่ถึงเกณฑ์" in text
+    assert "60" in text  # the rule: the youngest tier
+
+
+def test_a_vehicle_picks_the_fee(live_catalog: str) -> None:
+    trk = tracker("ต่อใบขับขี่รถตู้กี่บาท", service="driving-licence-renewal", topic="fee", slots={"vehicle": "car"})
+    messages, _ = run(ActionAnswerService(), trk)
+    assert "รถยนต์ เสียค่าธรรมเนียม 505 บาท" in text_of(messages)
+    assert "255" not in text_of(messages)
+
+
 def test_id_card_fee(live_catalog: str) -> None:
     messages, _ = run(ActionAnswerService(), tracker("บัตรปชช.หายทำใหม่กี่บาท", service="id-card", topic="fee"))
     reply = envelope(messages)
@@ -223,11 +260,13 @@ def test_id_card_fee(live_catalog: str) -> None:
     assert "100" in text_of(messages)
 
 
-def test_a_follow_up_without_a_service_is_about_the_service_in_the_slot(live_catalog: str) -> None:
+def test_a_follow_up_resolved_by_the_conversation_is_answered_about_it(live_catalog: str) -> None:
+    # The NLU's ConversationContext merged `none` into the service discussed
+    # (tests/bot/test_conversation_context.py); the action answers what it says.
     trk = tracker(
         "แล้วต้องเตรียมอะไรไปบ้าง",
-        service="none",
-        service_ranking=ranking(("none", 0.9)),
+        service="passport",
+        service_ranking=ranking(("passport", 0.95)),
         topic="documents",
         slots={"service": "passport", "topic": "fee"},
     )
@@ -329,18 +368,10 @@ def test_an_ambiguous_service_is_asked_back_with_buttons(live_catalog: str) -> N
         assert button["title"] == record_of(live_catalog, service)["name"]["th"]
 
 
-def test_ambiguous_but_one_candidate_is_the_service_in_the_slot(live_catalog: str) -> None:
-    trk = tracker(
-        "ใบขับขี่ต้องใช้เอกสารอะไร",
-        service="driving-licence-new",
-        ambiguous=True,
-        service_ranking=ranking(("driving-licence-new", 0.46), ("driving-licence-renewal", 0.44)),
-        mentions=[{"text": "ใบขับขี่", "services": ["driving-licence-new", "driving-licence-renewal"]}],
-        topic="documents",
-        slots={"service": "driving-licence-renewal"},
-    )
-    reply = envelope(run(ActionAnswerService(), trk)[0])
-    assert (reply["kind"], reply["service_id"]) == ("answer", "driving-licence-renewal")
+def test_a_follow_up_with_nothing_discussed_is_asked_back(live_catalog: str) -> None:
+    trk = tracker("แล้วต้องเตรียมอะไรไปบ้าง", service="none", service_ranking=ranking(("none", 0.9)),
+                  topic="documents")
+    assert envelope(run(ActionAnswerService(), trk)[0])["kind"] == "clarify"
 
 
 def test_a_button_payload_entity_wins_over_the_prediction(live_catalog: str) -> None:
@@ -396,7 +427,11 @@ def test_action_clarify_without_candidates_suggests_how_to_ask(live_catalog: str
 
 
 # -- the detail form -----------------------------------------------------------------------------------
-def test_elderly_benefit_without_age_asks_the_age(live_catalog: str) -> None:
+def test_elderly_benefit_without_age_asks_nothing_when_the_tiers_fit_a_phone(live_catalog: str) -> None:
+    assert required_slots(tracker("เบี้ยคนแก่ได้เท่าไหร่", service="elderly-allowance", topic="benefit")) == []
+
+
+def test_elderly_benefit_without_age_asks_the_age(live_catalog: str, short_screen: None) -> None:
     assert required_slots(tracker("เบี้ยคนแก่ได้เท่าไหร่", service="elderly-allowance", topic="benefit")) == ["age"]
 
 
@@ -405,7 +440,7 @@ def test_elderly_benefit_with_the_age_known_asks_nothing(live_catalog: str) -> N
     assert required_slots(trk) == []
 
 
-def test_new_driving_licence_fee_asks_the_vehicle(live_catalog: str) -> None:
+def test_new_driving_licence_fee_asks_the_vehicle(live_catalog: str, short_screen: None) -> None:
     trk = tracker("สอบใบขับขี่ใหม่เสียเงินเท่าไหร่", service="driving-licence-new", topic="fee")
     assert required_slots(trk) == ["vehicle"]
     trk = tracker(
@@ -431,7 +466,9 @@ def test_an_unsure_question_asks_no_detail(live_catalog: str) -> None:
     assert required_slots(trk) == []
 
 
-def test_the_form_requests_the_age_and_remembers_the_question(live_catalog: str, domain: dict) -> None:
+def test_the_form_requests_the_age_and_remembers_the_question(
+    live_catalog: str, domain: dict, short_screen: None
+) -> None:
     trk = tracker(
         "ยายได้เบี้ยยังชีพเท่าไหร่",
         service="elderly-allowance",

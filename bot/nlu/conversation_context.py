@@ -1,0 +1,143 @@
+"""Weighs the classifiers' rankings against the conversation: the service being discussed.
+
+Rasa's NLU components see only the message, unless one asks for the tracker: the
+default recipe gives a component's `process` the conversation's tracker when the method
+takes a `tracker` argument (rasa/engine/recipes/default_recipe.py,
+`_get_needs_from_args`). This component uses it, so context is an input of the NLU, the
+same for every channel, and the parse result shows what it did (`context`).
+
+With a service being discussed (the `service` slot):
+- a question that names no service is about it: the classifier's `none` (a follow-up)
+  and the service itself are one answer, and the service is `prior` times likelier a
+  priori than any other, so a follow-up whose words lean a little to a sibling service
+  (a renewal after a first licence, a refund after filing) stays where it was;
+- `previous` (a follow-up that goes back: "แล้วอันเดิมล่ะ") is the service discussed
+  before the current one;
+- a message that names another service by a name only it has switches to it;
+- a question about a service is `intent_prior` times likelier than without context, so a
+  short follow-up ("ติดต่อใคร") is not taken for small talk or out of scope unless its
+  words clearly are.
+Both priors are chosen by cross-validation on the training data (bench/context.py).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.shared.core.events import SlotSet
+from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from bot.nlu.service_classifier import service_verdict
+from contract.replies import ASK_INTENT, NONE, PREVIOUS
+
+SERVICE_SLOT = "service"
+TOPIC_SLOT = "topic"
+CONTEXT_KEY = "context"
+
+
+def discussed_services(tracker: DialogueStateTracker | None) -> tuple[str | None, str | None]:
+    """The service being discussed and the one discussed before it (both from the slot)."""
+    if tracker is None:
+        return None, None
+    current = tracker.get_slot(SERVICE_SLOT)
+    if not current:
+        return None, None
+    for event in reversed(tracker.events):
+        if isinstance(event, SlotSet) and event.key == SERVICE_SLOT and event.value not in (None, current):
+            return current, str(event.value)
+    return current, None
+
+
+def with_context(
+    ranking: list[dict[str, Any]], current: str, previous: str | None, prior: float
+) -> list[dict[str, Any]]:
+    """The service ranking once the conversation is known, as probabilities over services."""
+    scores: dict[str, float] = {}
+    for entry in ranking:
+        name = entry["name"]
+        if name == NONE:
+            name = current
+        elif name == PREVIOUS:
+            name = previous or current
+        scores[name] = scores.get(name, 0.0) + entry["confidence"]
+    scores[current] = scores.get(current, 0.0) * prior
+    total = sum(scores.values()) or 1.0
+    return sorted(
+        ({"name": n, "confidence": round(s / total, 4)} for n, s in scores.items()),
+        key=lambda e: -e["confidence"],
+    )
+
+
+def with_intent_prior(ranking: list[dict[str, Any]], prior: float) -> list[dict[str, Any]]:
+    scores = {e["name"]: e["confidence"] * (prior if e["name"] == ASK_INTENT else 1.0) for e in ranking}
+    total = sum(scores.values()) or 1.0
+    return sorted(
+        ({"name": n, "confidence": round(s / total, 4)} for n, s in scores.items()),
+        key=lambda e: -e["confidence"],
+    )
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
+class ConversationContext(GraphComponent):
+    """Rewrites `intent` and `service` in the light of the conversation; adds `context`."""
+
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        return {
+            # How much likelier the discussed service is than another, before the words.
+            "prior": 4.0,
+            # How much likelier a question about a service is while one is discussed.
+            "intent_prior": 4.0,
+            # The ServiceClassifier's verdict on the ranking with context (config.yml).
+            "threshold": 0.45,
+            "ambiguity_margin": 0.3,
+        }
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.config = {**self.get_default_config(), **config}
+
+    @classmethod
+    def create(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> ConversationContext:
+        return cls(config)
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        return training_data
+
+    def process(self, messages: list[Message], tracker: DialogueStateTracker | None = None) -> list[Message]:
+        current, previous = discussed_services(tracker)
+        topic = tracker.get_slot(TOPIC_SLOT) if tracker is not None and current else None
+        for message in messages:
+            message.set(CONTEXT_KEY, {"service": current, "topic": topic, "previous": previous},
+                        add_to_output=True)
+            if current:
+                self._apply(message, current, previous)
+        return messages
+
+    def _apply(self, message: Message, current: str, previous: str | None) -> None:
+        intent_ranking = message.get(INTENT_RANKING_KEY) or []
+        if intent_ranking and self.config["intent_prior"] != 1.0:
+            ranking = with_intent_prior(intent_ranking, self.config["intent_prior"])
+            message.set(INTENT, ranking[0], add_to_output=True)
+            message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
+        service = message.get(SERVICE_SLOT)
+        if not service or not service.get("ranking"):
+            return
+        named = {s for m in service.get("mentions", []) for s in m["services"]}
+        if named and current not in named:
+            return  # a service named outright wins over the conversation
+        ranking = with_context(service["ranking"], current, previous, self.config["prior"])
+        verdict = service_verdict(ranking, self.config["threshold"], self.config["ambiguity_margin"])
+        message.set(SERVICE_SLOT, {**service, **verdict, "ranking": ranking}, add_to_output=True)
