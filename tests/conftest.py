@@ -1,22 +1,31 @@
-"""Shared fixtures. Standard library + pytest only: loaded by the Rasa env (3.10, no fastapi) too."""
+"""Shared fixtures and markers. Standard library + pytest only: loaded by the Rasa env (3.10, no fastapi) too.
+
+The repository root and tests/ are on the path by pyproject.toml (`pythonpath`); the
+markers are registered there too and selected by the Makefile (`make test`, `make unit`).
+"""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support import catalog_command, free_port, start_process, stop_process
 
 TESTS_DIR = Path(__file__).resolve().parent
 REPO_ROOT = TESTS_DIR.parent
-# `support` lives next to this file and the project packages at the repo root; neither is
-# on sys.path when pytest is started as `.venv/<env>/bin/pytest tests/...`.
-for path in (str(TESTS_DIR), str(REPO_ROOT)):
-    if path not in sys.path:
-        sys.path.insert(0, path)
 
-from support import catalog_command, free_port, start_process, stop_process  # noqa: E402
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark by what a test needs, so that no marker can be forgotten: the running assistant
+    (`rasa_url`) is end to end and needs the trained model; the `browser` fixture a browser."""
+    for item in items:
+        fixtures = getattr(item, "fixturenames", ())
+        if "rasa_url" in fixtures:
+            item.add_marker(pytest.mark.e2e)
+            item.add_marker(pytest.mark.needs_model)
+        if "browser" in fixtures:
+            item.add_marker(pytest.mark.browser)
 
 
 @pytest.fixture(scope="session")

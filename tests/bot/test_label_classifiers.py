@@ -22,7 +22,7 @@ from bot.nlu.topic_classifier import TopicClassifier
 
 VOCABULARY = 40
 INTENTS = ["ask_service", "greet", "goodbye", "thank"]
-TOPICS = ["fee", "documents", "where", "overview"]
+LABELS = ["fee", "documents", "where", "overview"]
 
 
 def message(i: int, *, dense: bool, label: str | None = None) -> Message:
@@ -49,7 +49,7 @@ def trained(tmp_path: Path, cls: type, examples: list[Message], **config: Any) -
 
 @pytest.mark.parametrize("dense", [False, True])
 def test_fast_probabilities_equal_predict_proba(tmp_path: Path, dense: bool) -> None:
-    examples = [message(i, dense=dense, label=TOPICS[i % len(TOPICS)]) for i in range(80)]
+    examples = [message(i, dense=dense, label=LABELS[i % len(LABELS)]) for i in range(80)]
     topic = trained(tmp_path, TopicClassifier, examples)
     for probe in (message(1000 + i, dense=dense) for i in range(10)):
         expected = topic.classifier.predict_proba(topic.features([probe]))[0]
@@ -57,7 +57,7 @@ def test_fast_probabilities_equal_predict_proba(tmp_path: Path, dense: bool) -> 
 
 
 def test_classifier_trained_with_e5_leaves_unembedded_messages_to_the_one_before(tmp_path: Path) -> None:
-    examples = [message(i, dense=True, label=TOPICS[i % len(TOPICS)]) for i in range(80)]
+    examples = [message(i, dense=True, label=LABELS[i % len(LABELS)]) for i in range(80)]
     topic = trained(tmp_path, TopicClassifier, examples)
     assert topic.uses_dense
     earlier = {"name": "fee", "confidence": 0.95, "ambiguous": False, "ranking": []}

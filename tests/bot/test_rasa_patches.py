@@ -92,6 +92,7 @@ def agent() -> Agent:
     return Agent.load(str(MODEL_PATH))
 
 
+@pytest.mark.needs_model
 def test_the_graph_runs_as_with_dask(agent: Agent) -> None:
     runner, metadata, domain = agent.processor.graph_runner, agent.processor.model_metadata, agent.domain
     tracker = DialogueStateTracker.from_events(

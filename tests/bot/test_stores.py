@@ -22,6 +22,7 @@ from rasa.utils.endpoints import read_endpoint_config
 from bot.lock_store import AtomicRedisLockStore
 from bot.tracker_store import FastSQLTrackerStore
 
+pytestmark = pytest.mark.postgres  # and Redis
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DOMAIN = Domain.load(str(REPO_ROOT / "domain.yml"))
 DB_NAME = "rasa_store_test"

@@ -19,6 +19,7 @@ import pytest
 from contract.replies import KINDS
 from privacy import EMAIL_MASK, NATIONAL_ID_MASK, PHONE_MASK
 
+pytestmark = [pytest.mark.e2e, pytest.mark.needs_model]
 TIMEOUT = 120
 
 

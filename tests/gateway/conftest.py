@@ -15,17 +15,15 @@ from typing import Any
 
 import pytest
 
-GATEWAY_TESTS = Path(__file__).resolve().parent
-REPO_ROOT = GATEWAY_TESTS.parents[1]
-for _path in (str(GATEWAY_TESTS), str(REPO_ROOT / "tests"), str(REPO_ROOT)):
-    if _path not in sys.path:
-        sys.path.insert(0, _path)
+# tests/gateway (this folder, for gw_harness and line_double) is put on the path by pytest
+# itself: a test folder without __init__.py is (pytest's default "prepend" import mode).
+from gw_harness import ACCESS_TOKEN, InProcessGateway, line_settings
+from line_double import LineApiDouble
+from support import free_port, start_process, stop_process
 
-from gw_harness import ACCESS_TOKEN, InProcessGateway, line_settings  # noqa: E402
-from line_double import LineApiDouble  # noqa: E402
-from support import free_port, start_process, stop_process  # noqa: E402
+from gateway.config import Settings
 
-from gateway.config import Settings  # noqa: E402
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

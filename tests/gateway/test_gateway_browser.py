@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import FrameLocator, Page, Route, expect
 
+pytestmark = pytest.mark.browser
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "web-chat.png"
 PASSPORT = r"พาสปอร์ต|หนังสือเดินทาง"
 QUESTION = "ทำพาสปอร์ตกี่บาท"
