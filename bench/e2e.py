@@ -4,7 +4,7 @@
 
 Trains with `rasa train` (a fresh component cache, so nothing is reused from an earlier
 training), starts the catalog, the action server and Rasa with scripts/stack on ports of
-their own (never the running stack's), runs /work/shared/eval/score.py and reads Rasa's
+their own (never the running stack's), runs ../shared/eval/score.py and reads Rasa's
 memory with ps. Prints one JSON line with the figures; bench/run.py collects them.
 """
 
@@ -25,8 +25,10 @@ from bench.memory import memory_mb
 
 ROOT = Path(__file__).resolve().parent.parent
 RASA = ROOT / ".venv/rasa/bin/rasa"
-SCORE = Path("/work/shared/eval/score.py")
-DEV = Path("/work/shared/eval/dev.jsonl")
+# The evaluation kit next to the repository, as the Makefile uses it (EVAL_DIR to put it elsewhere).
+EVAL_DIR = Path(os.environ.get("EVAL_DIR") or ROOT.parent / "shared" / "eval")
+SCORE = EVAL_DIR / "score.py"
+DEV = EVAL_DIR / "dev.jsonl"
 
 
 def ports(base: int) -> dict[str, int]:
