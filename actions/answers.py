@@ -26,7 +26,10 @@ def _amount_line(item: dict[str, Any]) -> str:
 
 def _amount_phrase(item: dict[str, Any]) -> str:
     """An amount in a sentence: "700 บาทต่อเดือน", "505 บาท (ยอดรวม...)"."""
-    amount, note = float(item.get("amount") or 0), item.get("note") or ""
+    amount, note = item.get("amount"), item.get("note") or ""
+    if amount is None:
+        return f"{item.get('item', '')} {note}".strip()
+    amount = float(amount)
     if note.startswith("บาท") and amount:
         return f"{amount:,.0f} {note}"
     return baht(amount) + (f" ({note})" if note else "")
@@ -52,7 +55,7 @@ def personal_lead(record: dict[str, Any], topic: str, known: dict[str, Any]) -> 
     amounts = " หรือ ".join(_amount_phrase(item) for item in fitting)
     if topic == "eligibility":
         return f"{who} อยู่ในเกณฑ์อายุที่ได้ {amounts} หากมีคุณสมบัติครบตามนี้ค่ะ", False
-    if all(not item.get("amount") for item in fitting):
+    if all(item.get("amount") == 0 for item in fitting):
         return f"{who} {amounts}ค่ะ", True
     return f"{who} {'ได้' if topic == 'benefit' else 'เสียค่าธรรมเนียม'} {amounts}ค่ะ", True
 

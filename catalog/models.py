@@ -83,18 +83,19 @@ class AppliesTo(_Strict):
 
 
 class Amount(_Strict):
-    """One line of `fees` or `benefits`; `amount` is in baht."""
+    """One line of `fees` or `benefits`; `amount` is in baht, or null when the item is not a
+    fixed sum (a share of wages): its `item` and `note` then say what it is."""
 
     item: NonEmpty
-    amount: Baht
+    amount: Baht | None
     note: str = ""
     applies_to: AppliesTo = Field(default_factory=AppliesTo)
 
     @field_validator("amount")
     @classmethod
-    def _whole_baht(cls, value: int | float) -> int | float:
+    def _whole_baht(cls, value: int | float | None) -> int | float | None:
         # Keep 1000 as 1000 (not 1000.0) in the served JSON.
-        return int(value) if float(value).is_integer() else value
+        return int(value) if value is not None and float(value).is_integer() else value
 
 
 class Document(_Strict):
