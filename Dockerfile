@@ -1,8 +1,10 @@
 # syntax=docker/dockerfile:1
-# One Dockerfile, three images (docker-compose.yml picks the target):
-#   rasa     - the Rasa server with the trained model
-#   actions  - the rasa_sdk action server
+# One Dockerfile, three images (docker-compose.yml picks the target), each with its
+# runtime requirements only (tests and linters live in requirements/*-dev.txt):
+#   rasa     - the Rasa server with the trained model and its plugins (bot/)
+#   actions  - the action server on rasa-sdk alone, not Rasa (actions/)
 #   services - the catalog and the LINE/web gateway (Python 3.11, pydantic 2)
+# contract/ and privacy/ are installed as packages into every image that uses them.
 
 # ---- Rasa's world: Python 3.10, pinned by requirements/rasa.lock ------------------------
 FROM python:3.10-slim-bookworm AS rasa-deps
@@ -11,6 +13,9 @@ RUN python -m venv /opt/venv
 COPY requirements/rasa.txt requirements/rasa.lock /tmp/req/
 RUN /opt/venv/bin/pip install "pip<25" wheel \
     && /opt/venv/bin/pip install -r /tmp/req/rasa.txt -c /tmp/req/rasa.lock
+COPY contract/ /tmp/pkg/contract/
+COPY privacy/ /tmp/pkg/privacy/
+RUN /opt/venv/bin/pip install --no-deps /tmp/pkg/contract /tmp/pkg/privacy
 
 # The model is trained in the image build so the runtime image never trains.
 FROM rasa-deps AS train
@@ -21,7 +26,7 @@ COPY config.yml domain.yml ./
 COPY data/ data/
 RUN /opt/venv/bin/rasa train --out /app/models --fixed-model-name thai-eservice
 
-FROM python:3.10-slim-bookworm AS rasa-base
+FROM python:3.10-slim-bookworm AS rasa
 # One thread per numeric library: thread pools spinning against each other under
 # concurrent users cost more than they give (see scripts/stack).
 ENV PATH=/opt/venv/bin:$PATH PYTHONPATH=/app PYTHAINLP_OFFLINE=1 RASA_TELEMETRY_ENABLED=false \
@@ -30,19 +35,9 @@ RUN useradd --create-home --uid 1001 assistant
 COPY --from=rasa-deps /opt/venv /opt/venv
 WORKDIR /app
 COPY --chown=assistant bot/ bot/
-COPY --chown=assistant actions/ actions/
-COPY --chown=assistant config/ config/
 COPY --chown=assistant endpoints.yml credentials.yml domain.yml config.yml ./
-USER 1001
-
-FROM rasa-base AS actions
-EXPOSE 5055
-HEALTHCHECK --interval=30s --timeout=5s --start-period=30s \
-    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:5055/health', timeout=4)"]
-CMD ["rasa", "run", "actions", "--port", "5055", "--actions", "actions"]
-
-FROM rasa-base AS rasa
 COPY --from=train --chown=assistant /app/models/thai-eservice.tar.gz models/thai-eservice.tar.gz
+USER 1001
 # One Rasa worker per core the container is given; bot/lock_store.py keeps them safe.
 ENV SANIC_WORKERS=2
 EXPOSE 5005
@@ -51,19 +46,44 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=120s \
 CMD ["rasa", "run", "--port", "5005", "--model", "models/thai-eservice.tar.gz", \
      "--endpoints", "endpoints.yml", "--credentials", "credentials.yml"]
 
+# ---- The action server: rasa-sdk, Python 3.10 (the versions of requirements/rasa.lock) ----
+FROM python:3.10-slim-bookworm AS actions-deps
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+RUN python -m venv /opt/venv
+COPY requirements/actions.txt requirements/rasa.lock /tmp/req/
+RUN /opt/venv/bin/pip install "pip<25" wheel \
+    && /opt/venv/bin/pip install -r /tmp/req/actions.txt -c /tmp/req/rasa.lock
+COPY contract/ /tmp/pkg/contract/
+RUN /opt/venv/bin/pip install --no-deps /tmp/pkg/contract
+
+FROM python:3.10-slim-bookworm AS actions
+ENV PATH=/opt/venv/bin:$PATH PYTHONPATH=/app PYTHAINLP_OFFLINE=1 PYTHONUNBUFFERED=1
+RUN useradd --create-home --uid 1001 assistant
+COPY --from=actions-deps /opt/venv /opt/venv
+WORKDIR /app
+COPY --chown=assistant actions/ actions/
+COPY --chown=assistant catalogs.yml ./
+USER 1001
+EXPOSE 5055
+HEALTHCHECK --interval=30s --timeout=5s --start-period=30s \
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:5055/health', timeout=4)"]
+CMD ["python", "-m", "rasa_sdk", "--port", "5055", "--actions", "actions"]
+
 # ---- The services' world: Python 3.11 -----------------------------------------------------
 FROM python:3.11-slim-bookworm AS services-deps
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/venv
 COPY requirements/services.txt requirements/services.lock /tmp/req/
 RUN /opt/venv/bin/pip install -r /tmp/req/services.txt -c /tmp/req/services.lock
+COPY contract/ /tmp/pkg/contract/
+COPY privacy/ /tmp/pkg/privacy/
+RUN /opt/venv/bin/pip install --no-deps /tmp/pkg/contract /tmp/pkg/privacy
 
 FROM python:3.11-slim-bookworm AS services
 ENV PATH=/opt/venv/bin:$PATH PYTHONPATH=/app PYTHONUNBUFFERED=1
 RUN useradd --create-home --uid 1001 assistant
 COPY --from=services-deps /opt/venv /opt/venv
 WORKDIR /app
-COPY --chown=assistant bot/__init__.py bot/privacy.py bot/
 COPY --chown=assistant catalog/ catalog/
 COPY --chown=assistant gateway/ gateway/
 RUN mkdir -p /app/run && chown assistant /app/run

@@ -14,7 +14,13 @@ NLU_DATA := $(wildcard data/nlu/*.yml) data/rules.yml $(wildcard data/stories*.y
 export PYTHAINLP_OFFLINE := 1
 export RASA_TELEMETRY_ENABLED := false
 
-.PHONY: run up down shell test lint train validate lexicon bench bench-nlu setup browser clean
+# The contract and the masking, installed into both environments from the repository.
+LOCAL_PACKAGES := -e ./contract -e ./privacy
+# Tests that need no running assistant, trained model, browser or PostgreSQL (pytest markers,
+# registered in pyproject.toml).
+UNIT := not e2e and not needs_model and not browser and not postgres
+
+.PHONY: run up down shell test unit lint train validate lexicon bench bench-nlu setup browser clean
 
 ## run: set up, train if needed, start catalog + actions + Rasa + gateway; Ctrl-C stops them
 run: setup $(MODEL)
@@ -42,16 +48,21 @@ shell: setup $(MODEL)
 
 setup: $(RASA_ENV)/.installed $(SERVICES_ENV)/.installed
 
-$(RASA_ENV)/.installed: requirements/rasa.txt requirements/rasa.lock
+## setup: both environments with runtime and development requirements (the images take the runtime only)
+$(RASA_ENV)/.installed: requirements/rasa.txt requirements/actions.txt requirements/rasa-dev.txt \
+		requirements/rasa.lock contract/pyproject.toml privacy/pyproject.toml
 	test -x $(RASA_ENV)/bin/python || $(PYTHON310) -m venv $(RASA_ENV)
 	$(RASA_ENV)/bin/pip install -q -U "pip<25" wheel
-	$(RASA_ENV)/bin/pip install -q -r requirements/rasa.txt -c requirements/rasa.lock
+	$(RASA_ENV)/bin/pip install -q -r requirements/rasa-dev.txt -c requirements/rasa.lock
+	$(RASA_ENV)/bin/pip install -q --no-deps $(LOCAL_PACKAGES)
 	touch $@
 
-$(SERVICES_ENV)/.installed: requirements/services.txt requirements/services.lock
+$(SERVICES_ENV)/.installed: requirements/services.txt requirements/services-dev.txt requirements/services.lock \
+		contract/pyproject.toml privacy/pyproject.toml
 	test -x $(SERVICES_ENV)/bin/python || $(PYTHON311) -m venv $(SERVICES_ENV)
 	$(SERVICES_ENV)/bin/pip install -q -U pip
-	$(SERVICES_ENV)/bin/pip install -q -r requirements/services.txt -c requirements/services.lock
+	$(SERVICES_ENV)/bin/pip install -q -r requirements/services-dev.txt -c requirements/services.lock
+	$(SERVICES_ENV)/bin/pip install -q --no-deps $(LOCAL_PACKAGES)
 	touch $@
 
 ## lexicon: the NLU's service names, from the catalog records
@@ -81,14 +92,22 @@ TEST_STACK := CATALOG_PORT=18001 ACTIONS_PORT=15055 RASA_PORT=15005 GATEWAY_PORT
 	RUN_DIR=$(CURDIR)/run/test TRACKER_DB_NAME=rasa_test
 pytest_ok = status=$$?; [ $$status -eq 0 ] || [ $$status -eq 5 ]
 
+SERVICES_TESTS := tests/contract tests/privacy tests/catalog tests/gateway
+RASA_TESTS := tests/contract tests/privacy tests/bot tests/bench tests/e2e
+
 test: setup browser $(MODEL)
 	python3 ../shared/eval/leakcheck.py --near
-	$(MAKE) lint validate
+	$(MAKE) lint validate unit
 	$(RASA) test core --model $(MODEL) --stories tests/stories --fail-on-prediction-errors --out results/core
 	$(TEST_STACK) scripts/stack up catalog actions rasa
 	export RASA_URL=http://127.0.0.1:15005; trap '$(TEST_STACK) scripts/stack down' EXIT; \
-	$(SERVICES_ENV)/bin/pytest tests/catalog tests/gateway; $(pytest_ok) || exit $$status; \
-	$(RASA_ENV)/bin/pytest tests/bot tests/bench tests/e2e; $(pytest_ok)
+	$(SERVICES_ENV)/bin/pytest -m "not ($(UNIT))" $(SERVICES_TESTS); $(pytest_ok) || exit $$status; \
+	$(RASA_ENV)/bin/pytest -m "not ($(UNIT))" $(RASA_TESTS); $(pytest_ok)
+
+## unit: the tests that need nothing running (no model, stack, browser or database), in both environments
+unit: setup
+	$(SERVICES_ENV)/bin/pytest -q -m "$(UNIT)" $(SERVICES_TESTS); $(pytest_ok)
+	$(RASA_ENV)/bin/pytest -q -m "$(UNIT)" $(RASA_TESTS); $(pytest_ok)
 
 ## bench: the dev conversation set end to end over REST, one user and then 4 at a time
 bench: up

@@ -8,7 +8,7 @@ understood after `make train` without touching code.
     python -m catalog.lexicon --seed-dir catalog/seed            # from the records on disk (make lexicon)
     python -m catalog.lexicon --catalog http://localhost:8001     # from a running catalog
 
-Either environment runs it (PyYAML and requests only).
+`make lexicon` runs it in Rasa's environment (it needs PyYAML and requests, not the catalog's server).
 """
 
 from __future__ import annotations
