@@ -1,1 +1,1 @@
-"""Custom actions (rasa_sdk): answer from the service catalogs, ask back, hand over."""
+"""Custom actions for the action server (rasa-sdk alone): answer from the catalogs, ask back, hand over."""

@@ -1,1 +1,1 @@
-"""Our Python package: Rasa NLU components, channels and tools of the Thai e-service assistant."""
+"""Plugins the Rasa server loads: NLU components, the REST channel, tracker and lock stores, patches."""

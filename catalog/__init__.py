@@ -1,3 +1,3 @@
-"""Catalog HTTP service: one JSON record per Thai public e-service (see docs/catalog-record.md)."""
+"""The service catalog: its HTTP service, its records (seed/) and the NLU lexicon made from them."""
 
 __version__ = "0.1.0"
