@@ -30,7 +30,6 @@ from sklearn.preprocessing import normalize
 
 from bot.nlu.service_lexicon import ServiceLexicon
 from bot.nlu.thai_tokenizer import NORMALISED_TEXT
-from contract.replies import ASK_INTENT, NONE  # noqa: F401  (still imported from here by some components)
 
 logger = logging.getLogger(__name__)
 
