@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from actions.details import amount_items, below_every_tier, deciding_details, describe, fits, personal_items
-from contract.replies import MAX_FACTS, TOPIC_LABELS
+from contract.replies import GOVERNMENT_HOTLINE, MAX_FACTS, TOPIC_LABELS
 
 
 def baht(amount: float) -> str:
@@ -130,7 +130,8 @@ def compose(record: dict[str, Any], topic: str, known: dict[str, Any]) -> tuple[
         text = f"{name}\n{lead}\n{body}" if lead else f"{name}: {label}\n{body}"
     else:
         contact = _contact_lines(record)
-        text = f"{name}: ยังไม่มีข้อมูลเรื่อง{label}ในระบบค่ะ สอบถามได้ที่ {contact[0] if contact else 'สายด่วน 1111'}"
+        where = contact[0] if contact else f"สายด่วน {GOVERNMENT_HOTLINE}"
+        text = f"{name}: ยังไม่มีข้อมูลเรื่อง{label}ในระบบค่ะ สอบถามได้ที่ {where}"
     text += f"\nที่มา: {record['source_url']} (ข้อมูล ณ {record['updated']})"
     card = {
         "title": name,

@@ -15,7 +15,7 @@ from actions.catalog_client import CatalogUnavailable, ServiceNotFound
 from actions.details import known_details, needed_details
 from actions.envelope import ask_payload, send
 from actions.understanding import Question, understand
-from contract.replies import ASK_INTENT, GOVERNMENT_HOTLINE, TOPIC_LABELS
+from contract.replies import ASK_INTENT, FOLLOW_UPS, GOVERNMENT_HOTLINE, GOVERNMENT_WEBSITE, TOPIC_LABELS
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ def clarify(dispatcher: CollectingDispatcher, question: Question) -> list[EventT
                    for s in question.candidates]
     else:
         text = ("ขออภัยค่ะ ดิฉันไม่แน่ใจว่าถามเรื่องอะไร ลองพิมพ์ชื่อบริการกับสิ่งที่อยากรู้ "
-                "เช่น \"ต่อใบขับขี่ใช้เอกสารอะไร\" หรือโทร 1111 ค่ะ")
+                f"เช่น \"ต่อใบขับขี่ใช้เอกสารอะไร\" หรือโทร {GOVERNMENT_HOTLINE} ค่ะ")
         buttons = []
     dispatcher.utter_message(text=text, buttons=buttons)
     send(dispatcher, "clarify", options=question.candidates, topic=question.topic)
@@ -79,8 +79,8 @@ class ActionAnswerService(Action):
             record, catalog = client().service(question.service)
         except CatalogUnavailable:
             dispatcher.utter_message(
-                text="ขออภัยค่ะ ระบบข้อมูลบริการขัดข้องชั่วคราว สอบถามได้ที่สายด่วน 1111 "
-                "หรือเว็บไซต์ www.1111.go.th แล้วลองถามใหม่อีกครั้งนะคะ"
+                text=f"ขออภัยค่ะ ระบบข้อมูลบริการขัดข้องชั่วคราว สอบถามได้ที่สายด่วน {GOVERNMENT_HOTLINE} "
+                f"หรือเว็บไซต์ {GOVERNMENT_WEBSITE} แล้วลองถามใหม่อีกครั้งนะคะ"
             )
             send(dispatcher, "error", service_id=question.service, topic=question.topic)
             return [SlotSet("service", question.service), SlotSet("topic", question.topic)]
@@ -133,7 +133,9 @@ class ActionClarify(Action):
     ) -> list[EventType]:
         message = tracker.latest_message or {}
         ranking = (message.get("service") or {}).get("ranking", [])
-        candidates = [r["name"] for r in ranking if r["name"] != "none" and r["confidence"] >= 0.15][:3]
+        candidates = [
+            r["name"] for r in ranking if r["name"] not in FOLLOW_UPS and r["confidence"] >= 0.15
+        ][:3]
         topic = (message.get("topic") or {}).get("name")
         # Then wait for the citizen. This is also Rasa's fallback when no rule fits
         # (config.yml); without the wait it would be predicted again and again.
@@ -160,7 +162,8 @@ class ActionHandoff(Action):
             except (CatalogUnavailable, ServiceNotFound):
                 pass
         dispatcher.utter_message(
-            text="ได้ค่ะ ติดต่อเจ้าหน้าที่ได้ที่ศูนย์บริการข้อมูลภาครัฐ สายด่วน 1111 ตลอด 24 ชั่วโมง" + agency_line
+            text=f"ได้ค่ะ ติดต่อเจ้าหน้าที่ได้ที่ศูนย์บริการข้อมูลภาครัฐ สายด่วน {GOVERNMENT_HOTLINE} ตลอด 24 ชั่วโมง"
+            + agency_line
         )
         send(dispatcher, "handoff", service_id=service)
         return []

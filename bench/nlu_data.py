@@ -96,15 +96,34 @@ def load_corpus(data_dir: Path = DATA_DIR) -> Corpus:
     return Corpus(examples, data.lookup_tables, data.regex_features, data.entity_synonyms)
 
 
-def folds(corpus: Corpus, n_folds: int, seed: int) -> list[list[int]]:
+# Polite particles end a question without changing its form.
+_PARTICLES = frozenset([
+    "ครับ", "ครับผม", "คับ", "ค่ะ", "คะ", "ค่า", "ค้า", "นะ", "นะคะ", "นะครับ",
+    "จ้า", "จ้ะ", "จ๊ะ", "ฮะ", "ฮับ", "อ่ะ", "อะ", "น่ะ",
+])
+FORM_WORDS = 3
+
+
+def question_form(text: str) -> str:
+    """The way a question ends, which carries its topic: its last words, particles left out.
+
+    "...ต้องใช้เอกสารอะไรบ้างคะ" and "...ใช้เอกสารอะไรบ้างครับ" have one form.
+    """
+    words = [w for w in thai_text.tokenize(thai_text.normalise(text)) if w.strip() and w not in _PARTICLES]
+    return " ".join(words[-FORM_WORDS:])
+
+
+def folds(corpus: Corpus, n_folds: int, seed: int, hold_out: str = "text") -> list[list[int]]:
     """Test indices of each fold: stratified on intent (and service within ask_service).
 
     Examples with the same normalised text share a fold, so that no fold is tested on a
-    sentence it was trained on.
+    sentence it was trained on. With `hold_out="form"`, examples that end the same way
+    (question_form) share a fold: each fold is tested on question forms it never saw.
     """
     from sklearn.model_selection import StratifiedGroupKFold
 
     strata = [e.intent if e.intent != ASK_INTENT else f"{ASK_INTENT}:{e.service}" for e in corpus.examples]
-    groups = [thai_text.normalise(e.text) for e in corpus.examples]
+    group_of = question_form if hold_out == "form" else thai_text.normalise
+    groups = [group_of(e.text) for e in corpus.examples]
     splitter = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
     return [sorted(test.tolist()) for _, test in splitter.split(strata, strata, groups)]
