@@ -9,14 +9,17 @@ same for every channel, and the parse result shows what it did (`context`).
 With a service being discussed (the `service` slot):
 - a question that names no service is about it: the classifier's `none` (a follow-up)
   and the service itself are one answer, and the service is `prior` times likelier a
-  priori than any other, so a follow-up whose words lean a little to a sibling service
-  (a renewal after a first licence, a refund after filing) stays where it was;
+  priori than any other, so a follow-up whose words lean to a sibling service (a renewal
+  after a first licence, a refund after filing) stays where it was; a question that
+  names it, or only names shared by several services (ใบขับขี่), takes `named_prior`;
 - `previous` (a follow-up that goes back: "แล้วอันเดิมล่ะ") is the service discussed
   before the current one;
 - a message that names another service by a name only it has switches to it;
 - a question about a service is `intent_prior` times likelier than without context, so a
   short follow-up ("ติดต่อใคร") is not taken for small talk or out of scope unless its
-  words clearly are.
+  words clearly are; and a question that names no service cannot be about a service
+  the catalog lacks: it is about the one discussed (ask_uncovered_service counts as
+  ask_service).
 Both priors are chosen by cross-validation on the training data (bench/context.py).
 """
 
@@ -35,7 +38,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.nlu.service_classifier import service_verdict
-from contract.replies import ASK_INTENT, NONE, PREVIOUS
+from contract.replies import ASK_INTENT, FOLLOW_UPS, NONE, PREVIOUS, UNCOVERED_INTENT
 
 SERVICE_SLOT = "service"
 TOPIC_SLOT = "topic"
@@ -75,8 +78,25 @@ def with_context(
     )
 
 
-def with_intent_prior(ranking: list[dict[str, Any]], prior: float) -> list[dict[str, Any]]:
-    scores = {e["name"]: e["confidence"] * (prior if e["name"] == ASK_INTENT else 1.0) for e in ranking}
+def context_prior(mentions: list[dict[str, Any]], current: str) -> str | None:
+    """Which prior a message takes: none when it names another service by its own name."""
+    if not mentions:
+        return "prior"
+    unique = {m["services"][0] for m in mentions if len(m["services"]) == 1}
+    if unique and current not in unique:
+        return None
+    return "named_prior"
+
+
+def with_intent_prior(
+    ranking: list[dict[str, Any]], prior: float, names_no_service: bool = False
+) -> list[dict[str, Any]]:
+    """The intent ranking in a conversation; `names_no_service`: the message names none."""
+    scores: dict[str, float] = {}
+    for e in ranking:
+        name = ASK_INTENT if names_no_service and e["name"] == UNCOVERED_INTENT else e["name"]
+        scores[name] = scores.get(name, 0.0) + e["confidence"]
+    scores[ASK_INTENT] = scores.get(ASK_INTENT, 0.0) * prior
     total = sum(scores.values()) or 1.0
     return sorted(
         ({"name": n, "confidence": round(s / total, 4)} for n, s in scores.items()),
@@ -91,8 +111,11 @@ class ConversationContext(GraphComponent):
     @staticmethod
     def get_default_config() -> dict[str, Any]:
         return {
-            # How much likelier the discussed service is than another, before the words.
+            # How much likelier the discussed service is than another, before the words:
+            # for a message that names no catalog service, and for one that names it or
+            # names only services' shared names.
             "prior": 4.0,
+            "named_prior": 4.0,
             # How much likelier a question about a service is while one is discussed.
             "intent_prior": 4.0,
             # The ServiceClassifier's verdict on the ranking with context (config.yml).
@@ -127,17 +150,18 @@ class ConversationContext(GraphComponent):
         return messages
 
     def _apply(self, message: Message, current: str, previous: str | None) -> None:
+        service = message.get(SERVICE_SLOT)
         intent_ranking = message.get(INTENT_RANKING_KEY) or []
-        if intent_ranking and self.config["intent_prior"] != 1.0:
-            ranking = with_intent_prior(intent_ranking, self.config["intent_prior"])
+        if intent_ranking:
+            names_none = bool(service) and service.get("name") in FOLLOW_UPS and not service.get("mentions")
+            ranking = with_intent_prior(intent_ranking, self.config["intent_prior"], names_none)
             message.set(INTENT, ranking[0], add_to_output=True)
             message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
-        service = message.get(SERVICE_SLOT)
         if not service or not service.get("ranking"):
             return
-        named = {s for m in service.get("mentions", []) for s in m["services"]}
-        if named and current not in named:
+        which = context_prior(service.get("mentions", []), current)
+        if which is None:
             return  # a service named outright wins over the conversation
-        ranking = with_context(service["ranking"], current, previous, self.config["prior"])
+        ranking = with_context(service["ranking"], current, previous, self.config[which])
         verdict = service_verdict(ranking, self.config["threshold"], self.config["ambiguity_margin"])
         message.set(SERVICE_SLOT, {**service, **verdict, "ranking": ranking}, add_to_output=True)

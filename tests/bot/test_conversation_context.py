@@ -98,3 +98,15 @@ def test_what_clearly_leaves_public_services_still_does() -> None:
     message = parsed(intents, ranking(("none", 0.8), ("passport", 0.1)))
     out = run(message, conversation("passport"), intent_prior=4.0)
     assert out.get(INTENT)["name"] == "out_of_scope"
+
+
+def test_a_question_naming_no_service_is_not_about_a_service_the_catalog_lacks() -> None:
+    intents = ranking(("ask_uncovered_service", 0.6), ("ask_service", 0.3), ("out_of_scope", 0.1))
+    message = parsed(intents, ranking(("none", 0.8), ("passport", 0.1)))
+    out = run(message, conversation("passport"), intent_prior=1.0)
+    assert out.get(INTENT)["name"] == "ask_service"
+    # A message the service classifier finds a service in keeps the intent classifier's word.
+    message = parsed(intents, ranking(("passport", 0.8), ("none", 0.1)),
+                     mentions=[{"text": "พาส", "services": ["passport"]}])
+    out = run(message, conversation("passport"), intent_prior=1.0)
+    assert out.get(INTENT)["name"] == "ask_uncovered_service"
