@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     cases, services = service_cases(cv, args.pipeline, lexicon())
     chosen: dict[str, float] = {}
     for which, title in (("prior", "messages that name no catalog service"),
-                         ("named_prior", "messages that name it, or only shared names")):
+                         ("named_prior", "messages that name it, alone or by a shared name")):
         print(f"service in a conversation, {title} ({len(cases)} questions x {len(services)} services)")
         weights = WEIGHTS[which]
         print(f"{'prior':>6} {'follow-up':>10} {'same':>7} {'switch':>7} {'weighted':>9}"

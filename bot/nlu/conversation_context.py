@@ -11,10 +11,11 @@ With a service being discussed (the `service` slot):
   and the service itself are one answer, and the service is `prior` times likelier a
   priori than any other, so a follow-up whose words lean to a sibling service (a renewal
   after a first licence, a refund after filing) stays where it was; a question that
-  names it, or only names shared by several services (ใบขับขี่), takes `named_prior`;
+  names it, alone or by a name it shares with others (ใบขับขี่), takes `named_prior`;
 - `previous` (a follow-up that goes back: "แล้วอันเดิมล่ะ") is the service discussed
   before the current one;
-- a message that names another service by a name only it has switches to it;
+- a message that names only other services switches: to the one named, or the words
+  decide between those that share the name;
 - a question about a service is `intent_prior` times likelier than without context, so a
   short follow-up ("ติดต่อใคร") is not taken for small talk or out of scope unless its
   words clearly are; and a question that names no service cannot be about a service
@@ -79,13 +80,20 @@ def with_context(
 
 
 def context_prior(mentions: list[dict[str, Any]], current: str) -> str | None:
-    """Which prior a message takes: none when it names another service by its own name."""
+    """Which prior a message takes; none when the names it gives leave the conversation.
+
+    No name at all: `prior`. A name of the discussed service, alone or shared with others
+    (ใบขับขี่ in a conversation about renewing one): `named_prior`. Names of other
+    services only: the words decide.
+    """
     if not mentions:
         return "prior"
     unique = {m["services"][0] for m in mentions if len(m["services"]) == 1}
-    if unique and current not in unique:
+    if unique - {current}:
         return None
-    return "named_prior"
+    if any(current in m["services"] for m in mentions):
+        return "named_prior"
+    return None
 
 
 def with_intent_prior(
@@ -112,8 +120,8 @@ class ConversationContext(GraphComponent):
     def get_default_config() -> dict[str, Any]:
         return {
             # How much likelier the discussed service is than another, before the words:
-            # for a message that names no catalog service, and for one that names it or
-            # names only services' shared names.
+            # for a message that names no catalog service, and for one that names it
+            # (alone or by a shared name).
             "prior": 4.0,
             "named_prior": 4.0,
             # How much likelier a question about a service is while one is discussed.
