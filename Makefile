@@ -118,7 +118,7 @@ bench: up
 		| tee results/bench-c4.txt | grep -E "latency|SUMMARY|CPU"
 	@echo "model size: $$(du -h $(MODEL) | cut -f1)   Rasa server memory: $$(python3 -m bench.memory run/rasa.pid)"
 
-## bench-nlu: the project's NLU against the plain community Thai pipeline (about 30 min)
+## bench-nlu: the project's NLU against its peers, the community Rasa pipeline and e5-knn (about 30 min)
 bench-nlu: setup $(MODEL)
 	PYTHONPATH=$(CURDIR) $(RASA_ENV)/bin/python -m bench.run
 

@@ -31,7 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-NONE = "none"
+from contract.replies import NONE
+
 # As actions/understanding.py offers buttons: the top three services above this confidence.
 CANDIDATES, CANDIDATE_MIN_CONFIDENCE = 3, 0.05
 THRESHOLDS = [round(0.01 * i, 2) for i in range(5, 100)]
@@ -305,13 +306,15 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--cv", type=Path, default=Path("results/bench-nlu-cv.json"))
-    parser.add_argument("--pipeline", action="append", help="project, project-no-e5 (default: both)")
+    parser.add_argument(
+        "--pipeline", action="append", help="project, project-no-e5, community, e5-knn (default: all)"
+    )
     parser.add_argument("--max-wrong", type=float, default=0.01)
     parser.add_argument("--out", type=Path, default=Path("results/bench-nlu-calibration.json"))
     args = parser.parse_args(argv)
     cv = json.loads(args.cv.read_text(encoding="utf-8"))
     results = []
-    for pipeline in args.pipeline or ["project", "project-no-e5"]:
+    for pipeline in args.pipeline or ["project", "project-no-e5", "community", "e5-knn"]:
         if cv["predictions"].get(pipeline, {}).get("service"):
             result = calibrate(cv, pipeline, args.max_wrong)
             print_report(result)

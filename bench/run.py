@@ -1,13 +1,20 @@
-"""`make bench-nlu`: the project's NLU against the plain community Thai pipeline, in one run.
+"""`make bench-nlu`: the project's NLU against its peers, in one run.
 
     .venv/rasa/bin/python -m bench.run [--community-folds 1] [--skip-e2e] [--segmenter-cv]
+    .venv/rasa/bin/python -m bench.run --subset 600 --folds 2 --diet-epochs 2 --skip-e2e  # a quick check
+
+The peers (bench/peers.py): "community", the plain community Rasa Thai pipeline given the
+labels as intents (bench/community.yml), and "e5-knn", the labels of the nearest training
+examples under the project's e5 model.
 
 Stages, each in its own process (logs in results/bench-nlu/):
   1. segmenters   newmm against nlpO3: speed and agreement (bench/segmenters.py)
-  2. cv           5-fold cross-validation of both pipelines per label (bench/cv.py)
+  2. cv           5-fold cross-validation of every pipeline per label (bench/cv.py)
   3. calibrate    the service and topic thresholds from the out-of-fold rankings (bench/calibrate.py)
-  4. e2e          for each pipeline: a full model trained, served and scored on the dev
-                  conversations (bench/e2e.py)
+  4. e2e          for the project and community pipelines: a full model trained, served
+                  and scored on the dev conversations (bench/e2e.py). The community model
+                  is trained on the project's files as they are, so it cannot name a
+                  service (its dev service figures are 0): the CV rows compare understanding.
 Prints one table and writes results/bench-nlu.json.
 """
 
@@ -70,7 +77,7 @@ def fmt(value: Any, spec: str = ".3f") -> str:
 
 def table(report: dict[str, Any]) -> str:
     cv, e2e = report.get("cv") or {}, report.get("e2e") or {}
-    columns = ["community", "project", "project-no-e5"]
+    columns = ["community", "project", "project-no-e5", "e5-knn"]
     rows: list[tuple[str, list[str]]] = []
     paired = cv.get("scores_paired") or cv.get("scores") or {}
     folds = cv.get("community_folds") or cv.get("folds")
@@ -80,6 +87,30 @@ def table(report: dict[str, Any]) -> str:
             s = paired.get(p, {}).get(key)
             cells.append(f"{s['accuracy']:.3f} / {s['macro_f1']:.3f}" if s else "-")
         rows.append((f"CV {title} acc / macro-F1", cells))
+    for key, title in LABEL_ROWS:
+        if key == "service:written":
+            continue
+        cells = []
+        for p in columns:
+            s = paired.get(p, {}).get(key)
+            cells.append(
+                f"{s['confidently_wrong']:.3f} / {s['answered']:.3f}"
+                if s and "confidently_wrong" in s
+                else "-"
+            )
+        rows.append((f"CV {title} conf. wrong / answered", cells))
+    calibrated = {c["pipeline"]: c for c in (report.get("calibration") or {}).get("calibration", [])}
+    rows.append(
+        (
+            "CV service (written) at <=1% wrong: acc / asked",
+            [
+                f"{calibrated[p]['service']['accuracy']:.3f} / {calibrated[p]['service']['asked_back']:.3f}"
+                if calibrated.get(p, {}).get("service")
+                else "-"
+                for p in columns
+            ],
+        )
+    )
     seconds = cv.get("train_seconds_per_fold", {})
     rows.append(
         (
@@ -132,10 +163,16 @@ def table(report: dict[str, Any]) -> str:
     width = max(len(r[0]) for r in rows) + 2
     lines = [
         f"NLU comparison (CV: {cv.get('folds')} folds, scored on the {folds} the community pipeline ran on; "
-        f"DIET epochs {cv.get('diet_epochs')})",
+        f"DIET epochs {cv.get('diet_epochs')}; community labels {cv.get('community_labels', 'per-label')}"
+        + (f"; a subset of {cv['subset']} examples" if cv.get("subset") else "")
+        + ")",
         f"{'':<{width}}" + "".join(f"{c:>18}" for c in columns),
     ]
     lines += [f"{name:<{width}}" + "".join(f"{c:>18}" for c in cells) for name, cells in rows]
+    lines.append(
+        "conf. wrong: acted on with a wrong label as configured (FallbackClassifier, the project's "
+        "thresholds; e5-knn: Rasa's fallback defaults); <=1% wrong: bench/calibrate.py's best thresholds"
+    )
     return "\n".join(lines)
 
 
@@ -152,6 +189,14 @@ def main(argv: list[str] | None = None) -> int:
         help="folds the community pipeline (DIET, slow) is cross-validated on; the project on all",
     )
     parser.add_argument("--diet-epochs", type=int, default=0, help="override bench/community.yml")
+    parser.add_argument(
+        "--community-labels",
+        choices=["per-label", "joint"],
+        default="per-label",
+        help="how the community pipeline is given the service and topic (see bench/cv.py)",
+    )
+    parser.add_argument("--subset", type=int, default=0, help="cross-validate N random examples only")
+    parser.add_argument("--project-config", type=Path, default=Path("config.yml"))
     parser.add_argument("--port-base", type=int, default=25100)
     parser.add_argument("--skip-cv", action="store_true", help="reuse results/bench-nlu-cv.json")
     parser.add_argument("--skip-e2e", action="store_true")
@@ -185,11 +230,17 @@ def main(argv: list[str] | None = None) -> int:
             str(args.seed),
             "--community-folds",
             str(args.community_folds),
+            "--community-labels",
+            args.community_labels,
+            "--project-config",
+            str(args.project_config),
             "--out",
             str(cv_file),
         ]
         if args.diet_epochs:
             cv_args += ["--diet-epochs", str(args.diet_epochs)]
+        if args.subset:
+            cv_args += ["--subset", str(args.subset)]
         stage("cv", "bench.cv", *cv_args)
     cv = json.loads(cv_file.read_text(encoding="utf-8"))
     report["cv"] = {k: v for k, v in cv.items() if k not in ("predictions", "examples_detail")}
