@@ -139,3 +139,29 @@ def test_every_seed_yields_names_the_lexicon_finds(records: list[dict]) -> None:
     for record in records:
         found = lexicon.mentions(record["name"]["th"])
         assert any(record["id"] in m["services"] for m in found), record["id"]
+
+
+# -- names typed wrong: found tolerantly -----------------------------------------------------------
+@pytest.mark.parametrize(
+    ("text", "service"),
+    [
+        ("หนังสือเดินทงหมดอายุทำไง", "passport"),  # a dropped vowel
+        ("ขอต่อบัตรประชาขนค่ะ", "id-card"),  # a neighbouring key
+        ("เบี้ยยังชีพผู้สูงอายูได้กี่บาท", "elderly-allowance"),  # a wrong vowel
+        ("เบี้ยยังชีพผูสูงอายุ", "elderly-allowance"),  # a missing tone mark
+    ],
+)
+def test_a_long_name_with_one_typo_is_found_near(lexicon: ServiceLexicon, text: str, service: str) -> None:
+    found = lexicon.mentions(text)
+    assert [m["services"] for m in found] == [[service]]
+    assert found[0].get("near") is True
+
+
+def test_an_exact_name_wins_over_a_near_one_at_the_same_place(lexicon: ServiceLexicon) -> None:
+    # ยื่นภาษี is income-tax-filing exactly; no near name may claim the same letters.
+    assert [m["services"] for m in lexicon.mentions("ยื่นภาษีออนไลน์ได้ไหม")] == [["income-tax-filing"]]
+
+
+def test_short_names_and_unrelated_words_are_never_matched_tolerantly(lexicon: ServiceLexicon) -> None:
+    assert lexicon.mentions("ม.38 คืออะไร") == []  # one edit from ม.39, but short
+    assert lexicon.mentions("วันนี้อากาศดีจังเลยนะคะ") == []
