@@ -1,10 +1,11 @@
 """Cross-validation of the NLU: the project's pipeline against two peers.
 
     python -m bench.cv [--folds 5] [--seed 13] [--diet-epochs N] [--out results/bench-nlu-cv.json]
-                       [--community-labels per-label|joint] [--subset N]
+                       [--community-labels per-label|joint] [--subset N] [--hold-out text|form]
 
-Every pipeline is trained on the same stratified folds of data/nlu and scored on the
-held-out fold for three labels: the intent, the service and the topic (the last two on
+Every pipeline is trained on the same stratified folds of data/nlu (with `--hold-out form`,
+folds that keep each question form together, so every fold is tested on ways of asking it
+never saw: bench.nlu_data.question_form) and scored on the held-out fold for three labels: the intent, the service and the topic (the last two on
 the `ask_service` examples). The project's pipeline (config.yml) learns all three at
 once, as it does in production, and is also run without its dense featurizer
 (bot.nlu.e5_featurizer.E5Featurizer) to see what it adds. The peers (bench/peers.py):
@@ -526,6 +527,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument(
+        "--hold-out",
+        choices=["text", "form"],
+        default="text",
+        help="what a fold keeps together: the same text, or the same question form (how it ends)",
+    )
     parser.add_argument("--diet-epochs", type=int, default=0, help="override bench/community.yml")
     parser.add_argument("--project-config", type=Path, default=PROJECT_CONFIG)
     parser.add_argument("--community-config", type=Path, default=COMMUNITY_CONFIG)
@@ -575,7 +582,7 @@ def main(argv: list[str] | None = None) -> int:
             corpus.regex_features,
             corpus.entity_synonyms,
         )
-    test_folds = folds(corpus, args.folds, args.seed)
+    test_folds = folds(corpus, args.folds, args.seed, args.hold_out)
     everything = set(range(len(corpus.examples)))
     with tempfile.TemporaryDirectory(prefix="bench-cv-") as tmp:
         run = Run(corpus, args, Path(tmp))
@@ -599,6 +606,7 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "folds": args.folds,
         "seed": args.seed,
+        "hold_out": args.hold_out,
         "diet_epochs": diet_epochs,
         "segmenter": args.segmenter,
         "examples": len(corpus.examples),
