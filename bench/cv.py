@@ -5,10 +5,11 @@
 
 Every pipeline is trained on the same stratified folds of data/nlu (with `--hold-out form`,
 folds that keep each question form together, so every fold is tested on ways of asking it
-never saw: bench.nlu_data.question_form) and scored on the held-out fold for three labels: the intent, the service and the topic (the last two on
-the `ask_service` examples). The project's pipeline (config.yml) learns all three at
-once, as it does in production, and is also run without its dense featurizer
-(bot.nlu.e5_featurizer.E5Featurizer) to see what it adds. The peers (bench/peers.py):
+never saw: bench.nlu_data.question_form) and scored on the held-out fold for three
+labels: the intent, the service and the topic (the last two on the `ask_service`
+examples). The project's pipeline (config.yml) learns all three at once, as it does in
+production, and is also run without its dense featurizer (bot.nlu.e5_featurizer.E5Featurizer)
+to see what it adds. The peers (bench/peers.py):
 
 - community: the plain Rasa pipeline (bench/community.yml), whose only classifier is
   DIET, given the labels the way a Rasa user would: as intents. By default
