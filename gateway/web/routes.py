@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import html
+import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field, ValidationError
 
 from contract.replies import GOVERNMENT_HOTLINE
@@ -21,6 +23,9 @@ STATIC_DIR = Path(__file__).parent / "static"
 ASSETS = {"chat.js": "text/javascript", "chat.css": "text/css"}
 MAX_MESSAGE_CHARS = 1000
 SENDER_PATTERN = r"^[A-Za-z0-9_-]{8,64}$"
+# What index.html's {{name}} placeholders stand for: the contract's values, never written in static/.
+PAGE_VALUES = {"hotline": GOVERNMENT_HOTLINE}
+PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
 UNAVAILABLE_TH = f"ขออภัยค่ะ ระบบตอบคำถามขัดข้องชั่วคราว กรุณาลองใหม่อีกครั้ง หรือโทรสายด่วน {GOVERNMENT_HOTLINE}"
 NO_ANSWER_TH = f"ขออภัยค่ะ ยังตอบคำถามนี้ไม่ได้ ลองพิมพ์ถามใหม่อีกครั้ง หรือโทรสายด่วน {GOVERNMENT_HOTLINE} ค่ะ"
 
@@ -28,6 +33,15 @@ NO_ANSWER_TH = f"ขออภัยค่ะ ยังตอบคำถาม�
 class ChatRequest(BaseModel):
     sender: str = Field(pattern=SENDER_PATTERN)
     message: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS)
+
+
+def render_page() -> str:
+    """index.html with its placeholders filled in, escaped for text and attribute values alike.
+
+    The page's script reads the hotline from `<body data-hotline>` for its own texts.
+    """
+    template = (STATIC_DIR / "index.html").read_text(encoding="utf-8")
+    return PLACEHOLDER.sub(lambda m: html.escape(PAGE_VALUES[m.group(1)], quote=True), template)
 
 
 def origin_allowed(origin: str, allowed: tuple[str, ...]) -> bool:
@@ -78,12 +92,11 @@ def web_router(allowed_origins: tuple[str, ...]) -> APIRouter:
         "Referrer-Policy": "strict-origin-when-cross-origin",
         "Cache-Control": "no-cache",
     }
+    page_html = render_page()
 
     @router.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
-    async def page() -> FileResponse:
-        return FileResponse(
-            STATIC_DIR / "index.html", media_type="text/html; charset=utf-8", headers=page_headers
-        )
+    async def page() -> HTMLResponse:
+        return HTMLResponse(page_html, headers=page_headers)
 
     @router.get("/static/{name}", include_in_schema=False)
     async def asset(name: str) -> Response:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import time
 import urllib.request
@@ -11,17 +12,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from rasa.shared.core.domain import Domain
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import FollowupAction, SlotSet
-from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.executor import ActionExecutor, CollectingDispatcher
 from support import free_port
 
 from actions import catalog as action_catalog
 from actions import details
 from actions.catalog_client import Catalog, CatalogClient, CatalogUnavailable, ServiceNotFound
 from actions.detail_form import AskAge, AskVehicle, ValidateDetailForm
+from actions.fixed_replies import ActionBotChallenge, ActionOutOfScope, ActionUncoveredService, FixedReply
 from actions.service_actions import ActionAnswerService, ActionClarify, ActionHandoff
+from contract.replies import GOVERNMENT_HOTLINE, GOVERNMENT_WEBSITE
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ASK = "/ask_service"
@@ -609,3 +613,56 @@ def test_handoff_does_not_repeat_1111_as_the_agency_line(live_catalog: str) -> N
         ActionHandoff(), tracker(intent="request_human", slots={"service": "elderly-allowance"})
     )
     assert text_of(messages).count("1111") == 1
+
+
+# -- fixed replies that point to the hotline ----------------------------------------------------------------
+FIXED_REPLIES = [
+    (ActionBotChallenge(), "bot_challenge", "bot_challenge"),
+    (ActionOutOfScope(), "out_of_scope", "out_of_scope"),
+    (ActionUncoveredService(), "ask_uncovered_service", "out_of_scope"),
+]
+
+
+@pytest.mark.parametrize(
+    ("action", "intent", "kind"), FIXED_REPLIES, ids=[action.name() for action, _, _ in FIXED_REPLIES]
+)
+def test_a_fixed_reply_is_its_text_then_its_envelope(action: FixedReply, intent: str, kind: str) -> None:
+    # The two messages a domain response `{text: ..., custom: {kind: ...}}` gave the channels.
+    messages, events = run(action, tracker("", intent=intent, slots={"service": "passport"}))
+    assert events == []
+    assert len(messages) == 2 and envelope(messages) == {"kind": kind}
+    assert messages[0]["text"] == action.text and not messages[0]["buttons"] and not messages[0]["custom"]
+    assert f"โทร {GOVERNMENT_HOTLINE} " in action.text
+    assert action.text.endswith("ค่ะ")
+
+
+def test_a_service_not_covered_also_gives_the_website() -> None:
+    messages, _ = run(ActionUncoveredService(), tracker(intent="ask_uncovered_service"))
+    assert f"หรือ {GOVERNMENT_WEBSITE} ค่ะ" in text_of(messages)
+
+
+def test_the_bot_challenge_tells_how_to_reach_a_person() -> None:
+    assert '"ขอคุยกับเจ้าหน้าที่"' in ActionBotChallenge.text
+
+
+def test_the_fixed_replies_are_in_the_domain_and_the_rules(domain: dict[str, Any]) -> None:
+    names = {action.name() for action, _, _ in FIXED_REPLIES}
+    assert names <= set(domain["actions"])
+    rules = yaml.safe_load((REPO_ROOT / "data" / "rules.yml").read_text(encoding="utf-8"))["rules"]
+    for action, intent, _ in FIXED_REPLIES:
+        last_actions = [
+            [s["action"] for s in rule["steps"] if "action" in s][-1]
+            for rule in rules
+            if any(s.get("intent") == intent for s in rule["steps"])
+        ]
+        # one rule on its own, one while the detail form waits (it closes the form first)
+        assert last_actions == [action.name(), action.name()], intent
+    texts = [v.get("text", "") for variants in domain["responses"].values() for v in variants]
+    assert not [t for t in texts if GOVERNMENT_HOTLINE in t], "replies naming the hotline are actions"
+
+
+def test_the_action_server_registers_every_action_of_the_domain(domain: dict[str, Any]) -> None:
+    executor = ActionExecutor()
+    executor.register_package("actions")
+    assert set(domain["actions"]) <= set(executor.actions)
+    assert inspect.isabstract(FixedReply)  # which the action server does not register

@@ -17,14 +17,18 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 # Names of the contract that no other module may define for itself.
 CONTRACT_NAMES = (
     "KINDS", "TOPIC_LABELS", "TOPIC_LABELS_TH", "TOPICS", "ASK_INTENT", "NONE", "PREVIOUS", "FOLLOW_UPS",
-    "GOVERNMENT_HOTLINE", "HOTLINE", "MAX_FACTS",
+    "GOVERNMENT_HOTLINE", "HOTLINE", "GOVERNMENT_WEBSITE", "MAX_FACTS",
 )  # fmt: skip
 DEFINITION = re.compile(rf"^({'|'.join(CONTRACT_NAMES)})\s*(:[^=]*)?=", re.MULTILINE)
 SOURCE_DIRS = ("actions", "bot", "catalog", "gateway", "privacy", "bench", "scripts", "tests")
 
 
+def python_files_in(dirs: tuple[str, ...]) -> list[Path]:
+    return sorted(p for d in dirs for p in (REPO_ROOT / d).rglob("*.py"))
+
+
 def python_files() -> list[Path]:
-    return sorted(p for d in SOURCE_DIRS for p in (REPO_ROOT / d).rglob("*.py"))
+    return python_files_in(SOURCE_DIRS)
 
 
 def test_each_contract_name_is_defined_once() -> None:
@@ -34,6 +38,36 @@ def test_each_contract_name_is_defined_once() -> None:
         for match in DEFINITION.finditer(path.read_text(encoding="utf-8"))
     }
     assert not defined_elsewhere, "import these from contract.replies instead"
+
+
+# Where the hotline and the website must not be written out: the code, the
+# dialogue and the web page take it from contract.replies. Not scanned: contract/ itself, the
+# tests (they check what citizens read), docs/ (prose), data/nlu/ (citizens' own words, "โทร1111")
+# and the catalog's seed records (agencies' data: an agency whose own line is 1111 says so).
+HOTLINE_LITERAL = re.compile(
+    rf"(?<![0-9]){re.escape(replies.GOVERNMENT_HOTLINE)}(?![0-9])|{re.escape(replies.GOVERNMENT_WEBSITE)}"
+)
+HOTLINE_FREE_DIRS = tuple(d for d in SOURCE_DIRS if d != "tests")
+HOTLINE_FREE_FILES = ("domain.yml", "data/rules.yml", "config.yml", "endpoints.yml", "credentials.yml")
+WEB_FILE_SUFFIXES = (".html", ".js", ".css")
+
+
+def hotline_free_files() -> list[Path]:
+    web = [p for p in (REPO_ROOT / "gateway").rglob("*") if p.suffix in WEB_FILE_SUFFIXES]
+    return [*python_files_in(HOTLINE_FREE_DIRS), *web,
+            *(p for name in HOTLINE_FREE_FILES if (p := REPO_ROOT / name).exists())]  # fmt: skip
+
+
+def test_the_hotline_is_written_only_in_the_contract() -> None:
+    files = hotline_free_files()
+    assert REPO_ROOT / "domain.yml" in files and REPO_ROOT / "gateway/web/static/chat.js" in files
+    written_out = [
+        f"{path.relative_to(REPO_ROOT)}:{number}"
+        for path in files
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if HOTLINE_LITERAL.search(line)
+    ]
+    assert not written_out, "take GOVERNMENT_HOTLINE / GOVERNMENT_WEBSITE from contract.replies"
 
 
 def test_no_module_cites_the_spec_outside_the_repository() -> None:

@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import FrameLocator, Page, Route, expect
 
+from contract.replies import GOVERNMENT_HOTLINE
+
 pytestmark = pytest.mark.browser
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "web-chat.png"
 PASSPORT = r"พาสปอร์ต|หนังสือเดินทาง"
@@ -181,6 +183,8 @@ def test_network_failure_shows_a_thai_error_and_keeps_the_text(web_gateway: str,
     page.get_by_label("พิมพ์คำถามของคุณ").press("Enter")
 
     expect(page.get_by_role("alert")).to_contain_text("ส่งข้อความไม่สำเร็จ")
+    # the page's own text, with the hotline the gateway wrote into <body data-hotline>
+    expect(page.get_by_role("alert")).to_contain_text(f"หรือโทรสายด่วน {GOVERNMENT_HOTLINE}")
     expect(page.get_by_label("พิมพ์คำถามของคุณ")).to_have_value(QUESTION)
 
 

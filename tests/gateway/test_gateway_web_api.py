@@ -8,8 +8,10 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from contract.replies import GOVERNMENT_HOTLINE
 from gateway.app import create_app
 from gateway.config import Settings
+from gateway.web import routes
 
 ALLOWED = "https://www.consular.go.th"
 
@@ -37,6 +39,25 @@ def test_page_is_thai_and_framable_only_by_allowed_origins(client: TestClient) -
     assert "frame-ancestors 'self' https://www.consular.go.th http://localhost:*" in csp
     assert "script-src 'self'" in csp and "unsafe-inline" not in csp
     assert response.headers["x-content-type-options"] == "nosniff"
+
+
+def test_page_names_the_contract_hotline_for_people_and_for_its_script(client: TestClient) -> None:
+    response = client.get("/")
+    assert response.headers["content-type"] == "text/html; charset=utf-8"
+    page = response.text
+    assert "{{" not in page and "}}" not in page
+    assert f'<body data-hotline="{GOVERNMENT_HOTLINE}">' in page
+    assert f"สายด่วน {GOVERNMENT_HOTLINE}</p>" in page  # the hint under the composer
+    assert f"หรือโทรสายด่วน {GOVERNMENT_HOTLINE}</p></noscript>" in page
+    head = client.head("/")
+    assert head.status_code == 200 and head.headers["content-security-policy"]
+
+
+def test_page_values_are_escaped(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(routes, "PAGE_VALUES", {"hotline": '1"><script>alert(1)</script>&'})
+    page = routes.render_page()
+    assert "<script>alert" not in page and '"><script>' not in page
+    assert 'data-hotline="1&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;&amp;"' in page
 
 
 def test_assets_and_widget_are_served(client: TestClient) -> None:

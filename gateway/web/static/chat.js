@@ -13,8 +13,10 @@
     { title: 'เบี้ยยังชีพคนชรารับเดือนละกี่บาท', payload: 'เบี้ยยังชีพคนชรารับเดือนละกี่บาท' },
     { title: 'ต่อใบขับขี่ใช้อะไรบ้าง', payload: 'ต่อใบขับขี่ใช้อะไรบ้าง' }
   ];
-  var ERROR_NETWORK = 'ส่งข้อความไม่สำเร็จ กรุณาตรวจสอบการเชื่อมต่ออินเทอร์เน็ตแล้วลองอีกครั้ง หรือโทรสายด่วน 1111';
-  var ERROR_SERVER = 'ขออภัยค่ะ ระบบตอบคำถามขัดข้องชั่วคราว กรุณาลองใหม่อีกครั้ง หรือโทรสายด่วน 1111';
+  // The government hotline: the gateway writes it into the page from contract/replies.py (routes.py).
+  var HOTLINE = document.body.getAttribute('data-hotline') || '';
+  var ERROR_NETWORK = orCallTheHotline('ส่งข้อความไม่สำเร็จ กรุณาตรวจสอบการเชื่อมต่ออินเทอร์เน็ตแล้วลองอีกครั้ง');
+  var ERROR_SERVER = orCallTheHotline('ขออภัยค่ะ ระบบตอบคำถามขัดข้องชั่วคราว กรุณาลองใหม่อีกครั้ง');
 
   var log = document.getElementById('log');
   var form = document.getElementById('composer');
@@ -26,6 +28,10 @@
   var resetButton = document.getElementById('reset');
   var busy = false;
   var state;
+
+  function orCallTheHotline(text) {
+    return HOTLINE ? text + ' หรือโทรสายด่วน ' + HOTLINE : text;
+  }
 
   // ---- state kept across reloads (per browser tab) ----
 
