@@ -59,6 +59,15 @@ def discussed_services(tracker: DialogueStateTracker | None) -> tuple[str | None
     return current, None
 
 
+def as_ranking(scores: dict[str, float]) -> list[dict[str, Any]]:
+    """Scores as a ranking of probabilities, likeliest first."""
+    total = sum(scores.values()) or 1.0
+    return sorted(
+        ({"name": n, "confidence": round(s / total, 4)} for n, s in scores.items()),
+        key=lambda e: -e["confidence"],
+    )
+
+
 def with_context(
     ranking: list[dict[str, Any]], current: str, previous: str | None, prior: float
 ) -> list[dict[str, Any]]:
@@ -72,11 +81,7 @@ def with_context(
             name = previous or current
         scores[name] = scores.get(name, 0.0) + entry["confidence"]
     scores[current] = scores.get(current, 0.0) * prior
-    total = sum(scores.values()) or 1.0
-    return sorted(
-        ({"name": n, "confidence": round(s / total, 4)} for n, s in scores.items()),
-        key=lambda e: -e["confidence"],
-    )
+    return as_ranking(scores)
 
 
 def context_prior(mentions: list[dict[str, Any]], current: str) -> str | None:
@@ -105,11 +110,7 @@ def with_intent_prior(
         name = ASK_INTENT if names_no_service and e["name"] == UNCOVERED_INTENT else e["name"]
         scores[name] = scores.get(name, 0.0) + e["confidence"]
     scores[ASK_INTENT] = scores.get(ASK_INTENT, 0.0) * prior
-    total = sum(scores.values()) or 1.0
-    return sorted(
-        ({"name": n, "confidence": round(s / total, 4)} for n, s in scores.items()),
-        key=lambda e: -e["confidence"],
-    )
+    return as_ranking(scores)
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
