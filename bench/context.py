@@ -136,7 +136,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"service in a conversation, {title} ({len(cases)} questions x {len(services)} services)")
         weights = WEIGHTS[which]
         print(f"{'prior':>6} {'follow-up':>10} {'same':>7} {'switch':>7} {'weighted':>9}"
-              f" {'wrong f-u':>10} {'wrong sw':>9}   weights {weights}")
+              f" {'wrong f-u':>10} {'wrong sw':>9}   weights "
+              + ", ".join(f"{g} {w:.2f}" for g, w in weights.items()))
         rows = []
         for prior in PRIORS:
             r = replay_service(cases, services, {which: prior}, args.threshold, args.margin, which)
