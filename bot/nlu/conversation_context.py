@@ -21,7 +21,7 @@ With a service being discussed (the `service` slot):
   words clearly are; and a question that names no service cannot be about a service
   the catalog lacks: it is about the one discussed (ask_uncovered_service counts as
   ask_service).
-Both priors are chosen by cross-validation on the training data (bench/context.py).
+The three priors are chosen by cross-validation on the training data (bench/context.py).
 """
 
 from __future__ import annotations
