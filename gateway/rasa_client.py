@@ -1,8 +1,10 @@
-"""Client for Rasa's REST channel (`POST /webhooks/rest/webhook`)."""
+"""Client for Rasa's REST channel (`POST /webhooks/rest/webhook`) and, with the API token,
+its HTTP API (`POST /model/parse`: what the NLU makes of a text, written into no conversation)."""
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -11,6 +13,8 @@ from privacy import masked_logger
 log = masked_logger(__name__)
 
 WEBHOOK_PATH = "/webhooks/rest/webhook"
+PARSE_PATH = "/model/parse"
+VERSION_PATH = "/version"
 
 
 class RasaUnavailable(Exception):
@@ -18,8 +22,13 @@ class RasaUnavailable(Exception):
 
 
 class RasaClient:
-    def __init__(self, base_url: str, timeout: float = 10.0, client: httpx.AsyncClient | None = None) -> None:
-        self._url = base_url.rstrip("/") + WEBHOOK_PATH
+    def __init__(
+        self, base_url: str, timeout: float = 10.0, client: httpx.AsyncClient | None = None, token: str = ""
+    ) -> None:
+        self._base = base_url.rstrip("/")
+        self._url = self._base + WEBHOOK_PATH
+        # Rasa's HTTP API (tracker, events, parse) wants `?token=`; the REST channel does not.
+        self._api_params = {"token": token} if token else {}
         self._client = client or httpx.AsyncClient(timeout=httpx.Timeout(timeout, connect=min(timeout, 3.0)))
 
     async def aclose(self) -> None:
@@ -43,3 +52,54 @@ class RasaClient:
         if not isinstance(replies, list):
             raise RasaUnavailable(f"Rasa answered {type(replies).__name__}, expected a list")
         return [item for item in replies if isinstance(item, dict)]
+
+    async def _api(self, method: str, path: str, params: dict[str, str] | None = None, **kwargs: Any) -> Any:
+        url = f"{self._base}{path}"
+        try:
+            response = await self._client.request(
+                method, url, params={**self._api_params, **(params or {})}, **kwargs
+            )
+            response.raise_for_status()
+            return response.json()
+        except httpx.HTTPStatusError as exc:
+            raise RasaUnavailable(f"Rasa answered HTTP {exc.response.status_code} ({path})") from exc
+        except (httpx.HTTPError, ValueError) as exc:
+            raise RasaUnavailable(f"Rasa request failed: {type(exc).__name__} ({path})") from exc
+
+    async def tracker(self, sender: str) -> dict[str, Any]:
+        """The conversation's tracker (events of the current session) from Rasa's HTTP API."""
+        path = f"/conversations/{quote(sender, safe='')}/tracker"
+        return await self._api("GET", path, params={"include_events": "AFTER_RESTART"})
+
+    async def append_events(self, sender: str, events: list[dict[str, Any]]) -> None:
+        """Record events in the conversation's tracker (the handoff's pause and resume)."""
+        await self._api("POST", f"/conversations/{quote(sender, safe='')}/tracker/events", json=events)
+
+    async def parse(self, text: str) -> dict[str, Any]:
+        """What the NLU makes of `text` (intent, entities, `service` and `topic` with their
+        rankings), without a conversation: no tracker is read or written."""
+        url = self._base + PARSE_PATH
+        params = {"token": self._token} if self._token else None
+        try:
+            response = await self._client.post(url, json={"text": text}, params=params)
+            response.raise_for_status()
+            parsed = response.json()
+        except httpx.TimeoutException as exc:
+            raise RasaUnavailable(f"Rasa timed out ({url})") from exc
+        except httpx.HTTPStatusError as exc:
+            raise RasaUnavailable(f"Rasa answered HTTP {exc.response.status_code} ({url})") from exc
+        except (httpx.HTTPError, ValueError) as exc:
+            raise RasaUnavailable(f"Rasa request failed: {type(exc).__name__} ({url})") from exc
+        if not isinstance(parsed, dict):
+            raise RasaUnavailable(f"Rasa answered {type(parsed).__name__}, expected an object")
+        return parsed
+
+    async def version(self) -> str | None:
+        """Rasa's version (`GET /version`, open without the token), or None when it does not say."""
+        try:
+            response = await self._client.get(self._base + VERSION_PATH)
+            response.raise_for_status()
+            version = response.json().get("version")
+        except (httpx.HTTPError, ValueError, AttributeError):
+            return None
+        return version if isinstance(version, str) else None
