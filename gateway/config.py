@@ -11,6 +11,9 @@ DEFAULT_RASA_URL = "http://localhost:5005"
 DEFAULT_LINE_API_BASE_URL = "https://api.line.me"
 # Port wildcards are valid CSP source expressions and are matched the same way for CORS.
 DEFAULT_WEB_ALLOWED_ORIGINS = ("http://localhost:*", "http://127.0.0.1:*")
+# The staff side's database and the Redis that fans its live events out to every gateway process.
+DEFAULT_STAFF_DB_URL = "postgresql://postgres@127.0.0.1:5432/staff"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/2"
 
 
 def _split_list(raw: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
@@ -34,6 +37,15 @@ class Settings:
     line_channel_access_token: str = ""
     line_api_base_url: str = DEFAULT_LINE_API_BASE_URL
     web_allowed_origins: tuple[str, ...] = field(default=DEFAULT_WEB_ALLOWED_ORIGINS)
+    staff_db_url: str = DEFAULT_STAFF_DB_URL
+    redis_url: str = DEFAULT_REDIS_URL
+    # Rasa's HTTP API token (rasa run --enable-api --auth-token): the handoff's pause and
+    # resume events, the tracker's summary and the agent assist's parse.
+    rasa_token: str = ""
+    # Staff sign-in tokens last this long.
+    token_ttl_minutes: float = 480.0
+    # YAML of the desk's office hours and public holidays; empty means staffed at all hours.
+    office_hours_file: str = ""
 
     @property
     def line_enabled(self) -> bool:
@@ -53,4 +65,9 @@ class Settings:
             line_channel_access_token=env.get("LINE_CHANNEL_ACCESS_TOKEN", "").strip(),
             line_api_base_url=(env.get("LINE_API_BASE_URL") or DEFAULT_LINE_API_BASE_URL).rstrip("/"),
             web_allowed_origins=_split_list(env.get("WEB_ALLOWED_ORIGINS"), DEFAULT_WEB_ALLOWED_ORIGINS),
+            staff_db_url=env.get("STAFF_DB_URL") or DEFAULT_STAFF_DB_URL,
+            redis_url=env.get("REDIS_URL") or DEFAULT_REDIS_URL,
+            rasa_token=env.get("RASA_TOKEN", "").strip(),
+            token_ttl_minutes=_float(env.get("STAFF_TOKEN_TTL_MINUTES"), 480.0),
+            office_hours_file=env.get("OFFICE_HOURS_FILE", "").strip(),
         )

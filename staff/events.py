@@ -1,0 +1,55 @@
+"""Live events for the staff's and citizens' pages, fanned out through Redis pub/sub.
+
+Whichever gateway process stores a message publishes it; every process relays it to the
+pages connected to it (Server-Sent Events). Pub/sub keeps nothing: what a page misses while
+disconnected it reads again from PostgreSQL (`GET /api/agent/queue`, `GET /web/updates`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+from redis.asyncio import Redis
+from sse_starlette.sse import EventSourceResponse, ServerSentEvent
+
+QUEUE_CHANNEL = "staff:queue"
+# Comments keep idle connections open through proxies that cut silent ones.
+PING_SECONDS = 15
+
+
+def citizen_channel(sender: str) -> str:
+    return f"citizen:{sender}"
+
+
+class EventBus:
+    def __init__(self, redis: Redis) -> None:
+        self._redis = redis
+
+    async def publish(self, channel: str, event: dict[str, Any]) -> None:
+        await self._redis.publish(channel, json.dumps(event, ensure_ascii=False, default=str))
+
+    async def listen(self, *channels: str) -> AsyncIterator[dict[str, Any]]:
+        pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+        await pubsub.subscribe(*channels)
+        try:
+            async for message in pubsub.listen():
+                if message.get("type") == "message":
+                    yield json.loads(message["data"])
+        finally:
+            await pubsub.unsubscribe()
+            await pubsub.aclose()
+
+    def stream(self, *channels: str, first: list[dict[str, Any]] | None = None) -> EventSourceResponse:
+        """An SSE response relaying the channels' events (after `first`, sent at once)."""
+
+        async def events() -> AsyncIterator[ServerSentEvent]:
+            for event in first or []:
+                yield ServerSentEvent(data=json.dumps(event, ensure_ascii=False, default=str))
+            async for event in self.listen(*channels):
+                yield ServerSentEvent(data=json.dumps(event, ensure_ascii=False, default=str))
+
+        return EventSourceResponse(
+            events(), ping=PING_SECONDS, headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+        )
