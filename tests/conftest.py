@@ -48,6 +48,8 @@ def catalog_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 # -- the running assistant ------------------------------------------------------------------------------
 MODEL_PATH = REPO_ROOT / "models" / "thai-eservice.tar.gz"
 STACK = REPO_ROOT / "scripts" / "stack"
+# The test stack's Rasa HTTP API token (`make test` exports the same).
+TEST_RASA_TOKEN = "test-rasa-token"
 # Derived by scripts/stack from the ports unless set; a stale value would point the stack elsewhere.
 _STACK_DERIVED = ("CATALOG_URL", "ACTION_ENDPOINT_URL", "RASA_URL")
 
@@ -110,6 +112,7 @@ def rasa_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     ports = {name: str(free_port()) for name in ("CATALOG_PORT", "ACTIONS_PORT", "RASA_PORT", "GATEWAY_PORT")}
     env = {k: v for k, v in os.environ.items() if k not in _STACK_DERIVED}
     env.update(ports, RUN_DIR=str(run_dir), TRACKER_DB_NAME="rasa_test", REST_TOKEN="")
+    env.setdefault("RASA_TOKEN", TEST_RASA_TOKEN)
     env.setdefault("STACK_TIMEOUT", "600")
     url = f"http://127.0.0.1:{ports['RASA_PORT']}"
     try:
@@ -127,3 +130,11 @@ def rasa_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
     finally:
         subprocess.run([str(STACK), "down"], cwd=REPO_ROOT, env=env, capture_output=True, check=False)
+
+
+@pytest.fixture(scope="session")
+def rasa_token() -> str:
+    """The token of the test stack's Rasa HTTP API (tracker events, parse)."""
+    import os
+
+    return os.environ.get("RASA_TOKEN") or TEST_RASA_TOKEN
