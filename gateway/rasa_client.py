@@ -77,29 +77,17 @@ class RasaClient:
 
     async def parse(self, text: str) -> dict[str, Any]:
         """What the NLU makes of `text` (intent, entities, `service` and `topic` with their
-        rankings), without a conversation: no tracker is read or written."""
-        url = self._base + PARSE_PATH
-        params = {"token": self._token} if self._token else None
-        try:
-            response = await self._client.post(url, json={"text": text}, params=params)
-            response.raise_for_status()
-            parsed = response.json()
-        except httpx.TimeoutException as exc:
-            raise RasaUnavailable(f"Rasa timed out ({url})") from exc
-        except httpx.HTTPStatusError as exc:
-            raise RasaUnavailable(f"Rasa answered HTTP {exc.response.status_code} ({url})") from exc
-        except (httpx.HTTPError, ValueError) as exc:
-            raise RasaUnavailable(f"Rasa request failed: {type(exc).__name__} ({url})") from exc
+        rankings), outside any conversation: no tracker is read or written."""
+        parsed = await self._api("POST", PARSE_PATH, json={"text": text})
         if not isinstance(parsed, dict):
             raise RasaUnavailable(f"Rasa answered {type(parsed).__name__}, expected an object")
         return parsed
 
     async def version(self) -> str | None:
-        """Rasa's version (`GET /version`, open without the token), or None when it does not say."""
+        """Rasa's version (`GET /version`), or None when it does not say."""
         try:
-            response = await self._client.get(self._base + VERSION_PATH)
-            response.raise_for_status()
-            version = response.json().get("version")
-        except (httpx.HTTPError, ValueError, AttributeError):
+            answer = await self._api("GET", VERSION_PATH)
+        except RasaUnavailable:
             return None
+        version = answer.get("version") if isinstance(answer, dict) else None
         return version if isinstance(version, str) else None
