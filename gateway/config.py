@@ -14,6 +14,8 @@ DEFAULT_WEB_ALLOWED_ORIGINS = ("http://localhost:*", "http://127.0.0.1:*")
 # The staff side's database and the Redis that fans its live events out to every gateway process.
 DEFAULT_STAFF_DB_URL = "postgresql://postgres@127.0.0.1:5432/staff"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/2"
+# The action server's webhook (the same variable as endpoints.yml): agent assist calls it directly.
+DEFAULT_ACTIONS_URL = "http://127.0.0.1:5055/webhook"
 
 
 def _split_list(raw: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
@@ -42,6 +44,7 @@ class Settings:
     # Rasa's HTTP API token (rasa run --enable-api --auth-token): the handoff's pause and
     # resume events, the tracker's summary and the agent assist's parse.
     rasa_token: str = ""
+    actions_url: str = DEFAULT_ACTIONS_URL
     # Staff sign-in tokens last this long.
     token_ttl_minutes: float = 480.0
     # YAML of the desk's office hours and public holidays; empty means staffed at all hours.
@@ -68,6 +71,7 @@ class Settings:
             staff_db_url=env.get("STAFF_DB_URL") or DEFAULT_STAFF_DB_URL,
             redis_url=env.get("REDIS_URL") or DEFAULT_REDIS_URL,
             rasa_token=env.get("RASA_TOKEN", "").strip(),
+            actions_url=(env.get("ACTION_ENDPOINT_URL") or DEFAULT_ACTIONS_URL).strip(),
             token_ttl_minutes=_float(env.get("STAFF_TOKEN_TTL_MINUTES"), 480.0),
             office_hours_file=env.get("OFFICE_HOURS_FILE", "").strip(),
         )
