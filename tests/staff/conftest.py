@@ -1,0 +1,117 @@
+"""Fixtures for the staff side: a throwaway PostgreSQL database, the gateway app with its lifespan,
+accounts made for one test each.
+
+The database is `staff_test_accounts` on the PostgreSQL of STAFF_DB_URL (the machine's by default),
+dropped before and after the session; never the `staff` database itself. Lockout counters live in
+the Redis of REDIS_URL under names made for this session, removed at its end.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import secrets
+from collections.abc import Callable, Iterator
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+import pytest
+import redis
+from fastapi.testclient import TestClient
+from support import free_port
+
+from gateway.app import create_app
+from gateway.config import DEFAULT_REDIS_URL, DEFAULT_STAFF_DB_URL, Settings
+from staff.accounts import save_account
+
+TEST_DB = "staff_test_accounts"
+# Every account a test makes starts with this, so the session's lockout keys can be found again.
+RUN_PREFIX = f"t{secrets.token_hex(3)}-"
+
+
+def _with_database(url: str, name: str) -> str:
+    scheme, rest = url.split("://", 1)
+    parts = urlsplit("postgresql://" + rest if scheme.startswith("postgres") else url)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+def _drop(url: str) -> None:
+    with psycopg.connect(_with_database(url, "postgres"), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{TEST_DB}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def staff_db_url() -> Iterator[str]:
+    url = _with_database(os.environ.get("STAFF_DB_URL") or DEFAULT_STAFF_DB_URL, TEST_DB)
+    _drop(url)  # the gateway's start creates it again, with the schema
+    yield url
+    _drop(url)
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    url = os.environ.get("REDIS_URL") or DEFAULT_REDIS_URL
+    yield url
+    client = redis.Redis.from_url(url)
+    keys = list(client.scan_iter(match=f"staff:login/{RUN_PREFIX}*"))
+    if keys:
+        client.delete(*keys)
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def settings(staff_db_url: str, redis_url: str) -> Settings:
+    # Nothing listens at rasa_url: these tests never reach the assistant.
+    return Settings(
+        rasa_url=f"http://127.0.0.1:{free_port()}", staff_db_url=staff_db_url, redis_url=redis_url
+    )
+
+
+@pytest.fixture(scope="session")
+def client(settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings)) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def sql(staff_db_url: str) -> Iterator[Callable[..., list[dict[str, Any]]]]:
+    """Run one statement on the test database; the rows as dicts (none for a statement without)."""
+    from psycopg.rows import dict_row
+
+    with psycopg.connect(staff_db_url, autocommit=True, row_factory=dict_row) as conn:
+
+        def run(query: str, *params: Any) -> list[dict[str, Any]]:
+            cur = conn.execute(query, params)
+            return cur.fetchall() if cur.description else []
+
+        yield run
+
+
+def _unique_name(label: str = "user") -> str:
+    return f"{RUN_PREFIX}{label}-{secrets.token_hex(4)}"
+
+
+@pytest.fixture
+def unique_name() -> Callable[..., str]:
+    """unique_name(label) -> a username no other test uses (and no earlier run: lockouts last)."""
+    return _unique_name
+
+
+@pytest.fixture
+def make_account(client: TestClient) -> Callable[..., tuple[str, str]]:
+    """make_account(role="agent", agency=None, display_name=None) -> (username, password), a new account."""
+
+    def make(
+        role: str = "agent", agency: str | None = None, display_name: str | None = None
+    ) -> tuple[str, str]:
+        username, password = _unique_name(role), secrets.token_urlsafe(12)
+        save = functools.partial(
+            save_account, client.app.state.staff_db, username, password, role, agency, display_name
+        )
+        assert client.portal is not None
+        client.portal.call(save)
+        return username, password
+
+    return make
+
