@@ -20,7 +20,7 @@ LOCAL_PACKAGES := -e ./contract -e ./privacy
 # registered in pyproject.toml).
 UNIT := not e2e and not needs_model and not browser and not postgres
 
-.PHONY: run up down shell test unit lint train validate lexicon bench bench-nlu setup browser clean
+.PHONY: run up down shell user test unit lint train validate lexicon bench bench-nlu setup browser clean
 
 ## run: set up, train if needed, start catalog + actions + Rasa + gateway; Ctrl-C stops them
 run: setup $(MODEL)
@@ -45,6 +45,12 @@ down:
 shell: setup $(MODEL)
 	@scripts/stack up catalog actions
 	@$(RASA) shell --model $(MODEL) --endpoints endpoints.yml
+
+## user: a staff account made or changed: make user NAME=somchai ROLE=agent [AGENCY=dlt] [DISPLAY_NAME=...],
+## the password from the environment only (read -rs USER_PASSWORD; export USER_PASSWORD)
+user: $(SERVICES_ENV)/.installed
+	@PYTHONPATH=$(CURDIR) $(SERVICES_ENV)/bin/python -m staff.users "$(NAME)" "$(ROLE)" $(if $(AGENCY),"$(AGENCY)") \
+		$(if $(DISPLAY_NAME),--display-name "$(DISPLAY_NAME)")
 
 setup: $(RASA_ENV)/.installed $(SERVICES_ENV)/.installed
 
@@ -93,7 +99,7 @@ TEST_STACK := CATALOG_PORT=18001 ACTIONS_PORT=15055 RASA_PORT=15005 GATEWAY_PORT
 	STAFF_DB_URL=postgresql://postgres@127.0.0.1:5432/staff_test
 pytest_ok = status=$$?; [ $$status -eq 0 ] || [ $$status -eq 5 ]
 
-SERVICES_TESTS := tests/contract tests/privacy tests/catalog tests/gateway
+SERVICES_TESTS := tests/contract tests/privacy tests/catalog tests/gateway tests/staff
 RASA_TESTS := tests/contract tests/privacy tests/bot tests/bench tests/e2e
 
 test: setup browser $(MODEL)
