@@ -48,6 +48,12 @@ FEEDBACK_UNHELPFUL: Final = "unhelpful"
 FEEDBACK_VALUES: Final = (FEEDBACK_HELPFUL, FEEDBACK_UNHELPFUL)
 # with_agent: the display name of the agent holding the conversation, when known.
 AGENT: Final = "agent"
+# handoff (added by the gateway, which keeps the queue): the citizen's place in the agents'
+# queue (1 = next) while the desk is staffed; out of hours the hours in Thai, and whether the
+# channel offers a callback form.
+QUEUE_POSITION: Final = "queue_position"
+OFFICE_HOURS: Final = "office_hours"
+CALLBACK: Final = "callback"
 
 # The service card of an `answer` envelope.
 CARD_FIELDS: Final = ("title", "agency", "topic_label", "facts", "source_url", "updated")

@@ -1,20 +1,42 @@
-"""FastAPI wiring: the LINE webhook, the web chat and a health check."""
+"""FastAPI wiring: the LINE webhook, the web chat, the staff side (docs/staff.md) and a health check."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from redis.asyncio import Redis
 
 from gateway import __version__
 from gateway.config import Settings
+from gateway.conversations import Conversations
 from gateway.line.webhook import LineChannel, line_router
 from gateway.rasa_client import RasaClient
 from gateway.web.routes import web_router
 from privacy import masked_logger
+from staff.api.agent import agent_router
+from staff.api.auth import auth_router
+from staff.db import open_pool
+from staff.events import EventBus
+from staff.handoff import HandoffDesk
+from staff.hours import OfficeHours
 
 log = masked_logger(__name__)
+
+# Agents' messages to LINE users that could not be pushed at once are tried again this often.
+LINE_REDELIVERY_SECONDS = 5.0
+
+
+async def _redeliver_line(app: FastAPI) -> None:
+    while True:
+        await asyncio.sleep(LINE_REDELIVERY_SECONDS)
+        try:
+            await app.state.line.deliver_agent_messages(app.state.desk)
+        except Exception:
+            log.exception("pushing agents' messages to LINE failed; trying again")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -22,16 +44,33 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        rasa = RasaClient(settings.rasa_url, timeout=settings.rasa_timeout)
+        hours = OfficeHours.load(settings.office_hours_file)
+        rasa = RasaClient(settings.rasa_url, timeout=settings.rasa_timeout, token=settings.rasa_token)
         app.state.rasa = rasa
-        app.state.line = LineChannel(settings, rasa) if settings.line_enabled else None
+        app.state.staff_db = await open_pool(settings.staff_db_url)
+        redis = Redis.from_url(settings.redis_url)
+        app.state.bus = EventBus(redis)
+        app.state.desk = HandoffDesk(app.state.staff_db, app.state.bus)
+        app.state.conversations = Conversations(rasa, app.state.desk, hours)
+        app.state.line = None
+        if settings.line_enabled:
+            app.state.line = LineChannel(settings, app.state.conversations)
+        redelivery = None
         if app.state.line is None:
             log.warning("LINE channel not configured (LINE_CHANNEL_SECRET / LINE_CHANNEL_ACCESS_TOKEN unset)")
+        else:
+            redelivery = asyncio.create_task(_redeliver_line(app))
         try:
             yield
         finally:
+            if redelivery is not None:
+                redelivery.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await redelivery
             if app.state.line is not None:
                 await app.state.line.aclose()
+            await redis.aclose()
+            await app.state.staff_db.close()
             await rasa.aclose()
 
     app = FastAPI(
@@ -46,6 +85,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.line = None
     app.include_router(line_router())
     app.include_router(web_router(settings.web_allowed_origins))
+    app.include_router(auth_router())
+    app.include_router(agent_router())
 
     @app.get("/health")
     async def health() -> dict[str, object]:

@@ -1,10 +1,18 @@
-"""Keep personal data (national ids, phone numbers, e-mail addresses) out of the logs."""
+"""Keep personal data (national ids, phone numbers, e-mail addresses) and URL tokens out of the logs."""
 
 from __future__ import annotations
 
 import logging
+import re
 
 from privacy.masking import mask
+
+# Credentials in URLs (Rasa's HTTP API takes its token as `?token=`; httpx logs every URL).
+_SECRET_PARAM = re.compile(r"([?&](?:token|access_token|auth_token)=)[^&\s\"']+", re.IGNORECASE)
+
+
+def _scrub(text: str) -> str:
+    return _SECRET_PARAM.sub(r"\1***", mask(text))
 
 
 class MaskingFilter(logging.Filter):
@@ -21,14 +29,14 @@ class MaskingFilter(logging.Filter):
             message = record.getMessage()
         except Exception:  # a broken format string must not lose the record
             message = str(record.msg)
-        record.msg = mask(message)
+        record.msg = _scrub(message)
         record.args = None
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
-            record.exc_text = mask(record.exc_text)
+            record.exc_text = _scrub(record.exc_text)
         if record.stack_info:
-            record.stack_info = mask(record.stack_info)
+            record.stack_info = _scrub(record.stack_info)
         record._pii_masked = True
         return True
 

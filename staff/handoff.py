@@ -23,6 +23,9 @@ WAITING, TAKEN, CLOSED = "waiting", "taken", "closed"
 # How a conversation ends; `released` hands it back to the bot without a verdict.
 OUTCOMES = ("answered", "not_public_service", "referred", "no_response", "other", "released")
 TRANSCRIPT_LIMIT = 50
+# What the citizen is told, in their chat, when a person takes over and when the bot is back.
+TAKEN_TH = "เจ้าหน้าที่{name}รับเรื่องแล้วค่ะ พิมพ์คุยต่อได้เลย"
+BACK_TO_BOT_TH = "เจ้าหน้าที่ส่งเรื่องกลับให้ผู้ช่วยอัตโนมัติแล้วค่ะ พิมพ์ถามต่อได้เลยค่ะ"
 
 
 class NotFound(Exception):
@@ -147,7 +150,13 @@ class HandoffDesk:
 
     @staticmethod
     def citizen_view(row: dict[str, Any]) -> dict[str, Any]:
-        view = {"type": "text", "text": row["text"], "from": row["author"], "at": _iso(row["at"])}
+        view = {
+            "type": "text",
+            "text": row["text"],
+            "from": row["author"],
+            "at": _iso(row["at"]),
+            "cursor": str(row["id"]),
+        }
         if row["author"] == "agent":
             view["agent"] = row["display_name"]
         return view
@@ -188,25 +197,54 @@ class HandoffDesk:
             raise NotFound(conversation_id)
         return row
 
-    async def take(self, conversation_id: str, username: str) -> dict[str, Any]:
-        """The agent holds the conversation; exactly one of two agents taking at once wins."""
-        async with self._pool.connection() as conn:
-            # One statement: the row lock makes the second taker see the first one's agent.
+    async def take(self, conversation_id: str, username: str, display_name: str) -> dict[str, Any]:
+        """The agent holds the conversation; exactly one of two agents taking at once wins.
+
+        The row lock makes the second of two concurrent takers re-read the row, see the first
+        one's agent and match nothing. Taking again what one holds already changes nothing.
+        """
+        async with self._pool.connection() as conn, conn.transaction():
             cur = await conn.execute(
                 """UPDATE handoff_conversation SET status = 'taken', agent = %s, taken_at = now()
-                    WHERE id = %s AND status <> 'closed' AND (agent IS NULL OR agent = %s) RETURNING *""",
-                (username, conversation_id, username),
+                    WHERE id = %s AND status = 'waiting' AND agent IS NULL RETURNING *""",
+                (username, conversation_id),
             )
             row = await cur.fetchone()
             if row is None:
                 current = await self._conversation(conn, conversation_id)
                 if current["status"] == CLOSED:
                     raise NotFound(conversation_id)
-                raise HeldByOther(current["agent"])
+                if current["agent"] != username:
+                    raise HeldByOther(current["agent"])
+                return current
+            notice = await self._system_message(
+                conn, conversation_id, TAKEN_TH.format(name=f" {display_name} ")
+            )
         await self._bus.publish(
             QUEUE_CHANNEL, {"type": "queue", "conversation_id": conversation_id, "change": "taken"}
         )
-        await self._bus.publish(citizen_channel(row["sender"]), {"type": "taken"})
+        await self._bus.publish(citizen_channel(row["sender"]), {"type": "taken", "agent": display_name})
+        await self._announce(row, notice)
+        return row
+
+    async def _system_message(self, conn: Any, conversation_id: str, text: str) -> dict[str, Any]:
+        cur = await conn.execute(
+            "INSERT INTO handoff_message (conversation_id, author, text)"
+            " VALUES (%s, 'system', %s) RETURNING *",
+            (conversation_id, text),
+        )
+        return await cur.fetchone()
+
+    async def holding(self, conversation_id: str, username: str) -> dict[str, Any]:
+        """The open conversation `username` holds (NotFound, NotHolder otherwise)."""
+        async with self._pool.connection() as conn:
+            return await self._holding(conn, conversation_id, username)
+
+    async def open_conversation(self, conversation_id: str) -> dict[str, Any]:
+        async with self._pool.connection() as conn:
+            row = await self._conversation(conn, conversation_id)
+        if row["status"] == CLOSED:
+            raise NotFound(conversation_id)
         return row
 
     async def _holding(self, conn: Any, conversation_id: str, username: str) -> dict[str, Any]:
@@ -278,9 +316,11 @@ class HandoffDesk:
                     WHERE id = %s""",
                 (outcome, mask(note), conversation_id),
             )
+            notice = await self._system_message(conn, conversation_id, BACK_TO_BOT_TH)
         await self._bus.publish(
             QUEUE_CHANNEL, {"type": "queue", "conversation_id": conversation_id, "change": "closed"}
         )
+        await self._announce(conversation, notice)
         await self._bus.publish(citizen_channel(conversation["sender"]), {"type": "released"})
         return conversation
 
@@ -290,7 +330,7 @@ class HandoffDesk:
             cur = await conn.execute(
                 """SELECT m.id, m.text, m.display_name, c.sender FROM handoff_message m
                      JOIN handoff_conversation c ON c.id = m.conversation_id
-                    WHERE c.channel = 'line' AND m.author = 'agent' AND m.delivered_at IS NULL
+                    WHERE c.channel = 'line' AND m.author IN ('agent', 'system') AND m.delivered_at IS NULL
                     ORDER BY m.id LIMIT %s""",
                 (limit,),
             )

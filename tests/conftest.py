@@ -10,7 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support import catalog_command, free_port, start_process, stop_process
+from support import TEST_RASA_TOKEN, catalog_command, free_port, start_process, stop_process
+from support import rasa_token as _rasa_token
 
 TESTS_DIR = Path(__file__).resolve().parent
 REPO_ROOT = TESTS_DIR.parent
@@ -48,10 +49,10 @@ def catalog_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 # -- the running assistant ------------------------------------------------------------------------------
 MODEL_PATH = REPO_ROOT / "models" / "thai-eservice.tar.gz"
 STACK = REPO_ROOT / "scripts" / "stack"
-# The test stack's Rasa HTTP API token (`make test` exports the same).
-TEST_RASA_TOKEN = "test-rasa-token"
 # Derived by scripts/stack from the ports unless set; a stale value would point the stack elsewhere.
 _STACK_DERIVED = ("CATALOG_URL", "ACTION_ENDPOINT_URL", "RASA_URL")
+# The action server of the stack `rasa_url` started, if it started one (agent assist calls it directly).
+_STARTED: dict[str, str] = {}
 
 
 def _rasa_answers(url: str) -> bool:
@@ -127,6 +128,7 @@ def rasa_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         if up.returncode != 0:
             raise RuntimeError(f"scripts/stack up failed ({run_dir}):\n{up.stdout}\n{up.stderr}")
         _wait_for_webhook(url, timeout=180)
+        _STARTED["actions_url"] = f"http://127.0.0.1:{ports['ACTIONS_PORT']}/webhook"
         yield url
     finally:
         subprocess.run([str(STACK), "down"], cwd=REPO_ROOT, env=env, capture_output=True, check=False)
@@ -135,6 +137,13 @@ def rasa_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def rasa_token() -> str:
     """The token of the test stack's Rasa HTTP API (tracker events, parse)."""
+    return _rasa_token()
+
+
+@pytest.fixture(scope="session")
+def actions_url(rasa_url: str) -> str:
+    """The action server's webhook next to `rasa_url`: the one started with it, else
+    ACTION_ENDPOINT_URL (`make test` exports its test stack's)."""
     import os
 
-    return os.environ.get("RASA_TOKEN") or TEST_RASA_TOKEN
+    return _STARTED.get("actions_url") or os.environ.get("ACTION_ENDPOINT_URL") or "http://127.0.0.1:5055/webhook"

@@ -18,6 +18,18 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SERVICES_PYTHON = ".venv/services/bin/python"
+# The test stack's Rasa HTTP API token (`make test` exports the same) and the staff side's
+# database for tests, never the `staff` database `make run` uses.
+TEST_RASA_TOKEN = "test-rasa-token"
+TEST_STAFF_DB_URL = "postgresql://postgres@127.0.0.1:5432/staff_test"
+
+
+def rasa_token() -> str:
+    return os.environ.get("RASA_TOKEN") or TEST_RASA_TOKEN
+
+
+def staff_test_db_url() -> str:
+    return os.environ.get("STAFF_TEST_DB_URL") or TEST_STAFF_DB_URL
 
 
 def services_python() -> str:

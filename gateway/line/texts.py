@@ -40,3 +40,6 @@ APOLOGY = (
 )
 
 NO_ANSWER = f"ขออภัยค่ะ ยังตอบคำถามนี้ไม่ได้ ลองพิมพ์ถามใหม่อีกครั้ง หรือโทรสายด่วน {GOVERNMENT_HOTLINE} ค่ะ"
+
+# While the conversation waits for an agent: the citizen's message is passed on, not answered.
+WAITING_FOR_AGENT = "ส่งข้อความถึงเจ้าหน้าที่แล้วค่ะ รอสักครู่นะคะ (คิวที่ {position})"

@@ -16,6 +16,7 @@ from linebot.v3.messaging import (
     MessageAction,
     QuickReply,
     QuickReplyItem,
+    Sender,
     TextMessage,
 )
 from linebot.v3.webhook import SignatureValidator
@@ -32,18 +33,23 @@ from linebot.v3.webhooks import (
     UserSource,
 )
 
+from contract.replies import QUEUE_POSITION, WITH_AGENT
 from gateway.config import Settings
-from gateway.envelope import envelope_summary, parse_turn
+from gateway.conversations import Conversations
+from gateway.envelope import envelope_summary
 from gateway.line import texts
 from gateway.line.dedup import RecentIds
 from gateway.line.messenger import LineMessenger
 from gateway.line.render import MAX_ACTION_LABEL, render_turn, truncate
-from gateway.rasa_client import RasaClient, RasaUnavailable
+from gateway.rasa_client import RasaUnavailable
 from privacy import masked_logger
+from staff.handoff import HandoffDesk
 
 log = masked_logger(__name__)
 
 NON_TEXT_MESSAGES = frozenset({"sticker", "image", "audio", "video", "file", "location"})
+# LINE shows a message's sender name instead of the account's; it allows at most 20 characters.
+MAX_SENDER_NAME = 20
 NOT_CONFIGURED = (
     "The LINE channel is not configured on this gateway: set LINE_CHANNEL_SECRET and "
     "LINE_CHANNEL_ACCESS_TOKEN. The web chat keeps working."
@@ -93,13 +99,14 @@ def _greeting() -> TextMessage:
 class LineChannel:
     """Owns the LINE API client and the background tasks that answer webhook events."""
 
-    def __init__(self, settings: Settings, rasa: RasaClient) -> None:
+    def __init__(self, settings: Settings, conversations: Conversations) -> None:
         self._validator = SignatureValidator(settings.line_channel_secret)
         self._api_client = AsyncApiClient(
             Configuration(host=settings.line_api_base_url, access_token=settings.line_channel_access_token)
         )
         self._messenger = LineMessenger(AsyncMessagingApi(self._api_client))
-        self._rasa = rasa
+        self._conversations = conversations
+        self._delivering = asyncio.Lock()
         self._recent = RecentIds(max_size=10_000, ttl=3600.0)
         self._tasks: set[asyncio.Task[None]] = set()
         self._locks: dict[str, asyncio.Lock] = {}
@@ -202,22 +209,49 @@ class LineChannel:
             loading = asyncio.create_task(self._messenger.show_loading(chat_id, event_id))
         messages: list[Message]
         try:
-            replies = await self._rasa.send(
-                f"line:{chat_id}", text, {"channel": "line", "chat_type": chat_type, "event_id": event_id}
+            turn = await self._conversations.turn(
+                f"line:{chat_id}",
+                "line",
+                text,
+                {"channel": "line", "chat_type": chat_type, "event_id": event_id},
             )
         except RasaUnavailable:
             log.exception("assistant unavailable for LINE event %s; sent the apology", event_id)
             messages = [TextMessage(text=texts.APOLOGY)]
         else:
-            turn = parse_turn(replies)
             log.info("LINE event %s answered: %s", event_id, envelope_summary(turn.envelope))
             messages = render_turn(turn)
-            if not messages:
+            if turn.kind == WITH_AGENT:
+                # Passed to the agent; only a citizen still waiting for one is told so.
+                position = (turn.envelope or {}).get(QUEUE_POSITION)
+                messages = (
+                    [TextMessage(text=texts.WAITING_FOR_AGENT.format(position=position))] if position else []
+                )
+            elif not messages:
                 log.warning("assistant sent nothing to show for LINE event %s", event_id)
                 messages = [TextMessage(text=texts.NO_ANSWER)]
         if loading is not None:
             await loading
         await self._messenger.deliver(chat_id, reply_token, messages, event_id)
+
+    async def deliver_agent_messages(self, desk: HandoffDesk) -> int:
+        """Push agents' messages not delivered yet, one push each, under the agent's name.
+
+        Each message is claimed before the push, so two gateway processes never both send it;
+        a failed push gives the claim back for the next round."""
+        sent = 0
+        async with self._delivering:
+            for row in await desk.undelivered_line():
+                if not await desk.claim_delivery(row["id"]):
+                    continue
+                to = row["sender"].removeprefix("line:")
+                name = (row["display_name"] or "").strip()[:MAX_SENDER_NAME]
+                message = TextMessage(text=row["text"], sender=Sender(name=name) if name else None)
+                if await self._messenger.push(to, [message], f"agent-message-{row['id']}"):
+                    sent += 1
+                else:
+                    await desk.unclaim_delivery(row["id"])
+        return sent
 
     async def aclose(self, grace: float = 5.0) -> None:
         if self._tasks:

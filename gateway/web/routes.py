@@ -8,14 +8,18 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import phonenumbers
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field, ValidationError
 
-from contract.replies import GOVERNMENT_HOTLINE
-from gateway.envelope import BotTurn, envelope_summary, parse_turn
-from gateway.rasa_client import RasaClient, RasaUnavailable
+from contract.replies import GOVERNMENT_HOTLINE, WITH_AGENT
+from gateway.conversations import Conversations, summarize
+from gateway.envelope import BotTurn, envelope_summary
+from gateway.rasa_client import RasaUnavailable
 from privacy import masked_logger
+from staff.events import EventBus, citizen_channel
+from staff.handoff import HandoffDesk
 
 log = masked_logger(__name__)
 
@@ -28,11 +32,34 @@ PAGE_VALUES = {"hotline": GOVERNMENT_HOTLINE}
 PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
 UNAVAILABLE_TH = f"ขออภัยค่ะ ระบบตอบคำถามขัดข้องชั่วคราว กรุณาลองใหม่อีกครั้ง หรือโทรสายด่วน {GOVERNMENT_HOTLINE}"
 NO_ANSWER_TH = f"ขออภัยค่ะ ยังตอบคำถามนี้ไม่ได้ ลองพิมพ์ถามใหม่อีกครั้ง หรือโทรสายด่วน {GOVERNMENT_HOTLINE} ค่ะ"
+CALLBACK_INVALID_TH = "กรุณากรอกชื่อ เบอร์โทรที่ถูกต้อง และกดยินยอมให้เจ้าหน้าที่โทรกลับค่ะ"
+CALLBACK_THANKS_TH = "ได้รับคำขอแล้วค่ะ เจ้าหน้าที่จะโทรกลับในเวลาทำการ"
 
 
 class ChatRequest(BaseModel):
     sender: str = Field(pattern=SENDER_PATTERN)
     message: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS)
+
+
+class CallbackRequest(BaseModel):
+    """Out of hours: a citizen asks to be called back, and says yes to being called."""
+
+    sender: str = Field(pattern=SENDER_PATTERN)
+    name: str = Field(min_length=1, max_length=100)
+    phone: str = Field(min_length=6, max_length=30)
+    note: str = Field(default="", max_length=MAX_MESSAGE_CHARS)
+    consent: bool
+
+
+def thai_phone(raw: str) -> str | None:
+    """The number in E.164 when it is a valid phone number (Thai unless it says +country)."""
+    try:
+        number = phonenumbers.parse(raw, "TH")
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 def render_page() -> str:
@@ -121,7 +148,17 @@ def web_router(allowed_origins: tuple[str, ...]) -> APIRouter:
             },
         )
 
+    def cors_for(request: Request) -> dict[str, str] | None:
+        """CORS headers for an allowed origin, {} for the page's own, None for a refused one."""
+        origin = request.headers.get("origin", "")
+        if not origin:
+            return {}
+        if origin_allowed(origin, allowed_origins):
+            return _cors_headers(origin)
+        return {} if _same_origin(request, origin) else None
+
     @router.options("/web/chat", include_in_schema=False)
+    @router.options("/web/callback", include_in_schema=False)
     async def chat_preflight(request: Request) -> Response:
         origin = request.headers.get("origin", "")
         if not origin or not origin_allowed(origin, allowed_origins):
@@ -135,34 +172,105 @@ def web_router(allowed_origins: tuple[str, ...]) -> APIRouter:
 
     @router.post("/web/chat", include_in_schema=False)
     async def chat(request: Request) -> JSONResponse:
-        origin = request.headers.get("origin", "")
-        cors: dict[str, str] = {}
-        if origin:
-            if origin_allowed(origin, allowed_origins):
-                cors = _cors_headers(origin)
-            elif not _same_origin(request, origin):
-                return JSONResponse({"error": "origin not allowed"}, status_code=403)
+        cors = cors_for(request)
+        if cors is None:
+            return JSONResponse({"error": "origin not allowed"}, status_code=403)
         body = _parse_chat_request(await request.body())
         if isinstance(body, list):
             return JSONResponse({"error": "invalid request", "fields": body}, status_code=422, headers=cors)
-        rasa: RasaClient = request.app.state.rasa
+        conversations: Conversations = request.app.state.conversations
         try:
-            replies = await rasa.send(f"web:{body.sender}", body.message.strip(), {"channel": "web"})
+            turn = await conversations.turn(
+                f"web:{body.sender}", "web", body.message.strip(), {"channel": "web"}
+            )
         except RasaUnavailable:
             log.exception("assistant unavailable for web sender %s", body.sender[:8])
             return JSONResponse({"error": UNAVAILABLE_TH}, status_code=503, headers=cors)
-        turn = parse_turn(replies)
         log.info("web turn for %s: %s", body.sender[:8], envelope_summary(turn.envelope))
-        if turn.is_empty:
+        if turn.is_empty and turn.kind != WITH_AGENT:
             log.warning("assistant sent nothing to show for web sender %s", body.sender[:8])
         return JSONResponse(render_web(turn), headers=cors)
+
+    @router.get("/web/updates", include_in_schema=False)
+    async def updates(request: Request, sender: str = "", after: str = "0") -> JSONResponse:
+        """What people wrote to this citizen since `after`; the `sender` secret is the key."""
+        cors = cors_for(request)
+        if cors is None:
+            return JSONResponse({"error": "origin not allowed"}, status_code=403)
+        cursor = _cursor(after)
+        if not re.fullmatch(SENDER_PATTERN, sender) or cursor is None:
+            return JSONResponse(
+                {"error": "invalid request", "fields": ["sender"] if cursor is not None else ["after"]},
+                status_code=422,
+                headers=cors,
+            )
+        desk: HandoffDesk = request.app.state.desk
+        messages, last = await desk.updates(f"web:{sender}", cursor)
+        return JSONResponse({"messages": messages, "cursor": str(last)}, headers=cors)
+
+    @router.get("/web/updates/stream", include_in_schema=False)
+    async def updates_stream(request: Request, sender: str = "", after: str = "") -> Response:
+        """The same messages live (Server-Sent Events), after those since `after` if given."""
+        cursor = _cursor(after or "0")
+        if not re.fullmatch(SENDER_PATTERN, sender) or cursor is None:
+            return JSONResponse({"error": "invalid request"}, status_code=422)
+        first: list[dict[str, Any]] = []
+        if after:
+            desk: HandoffDesk = request.app.state.desk
+            messages, _ = await desk.updates(f"web:{sender}", cursor)
+            first = [{"type": "message", "message": m, "cursor": m["cursor"]} for m in messages]
+        bus: EventBus = request.app.state.bus
+        return bus.stream(citizen_channel(f"web:{sender}"), first=first)
+
+    @router.post("/web/callback", include_in_schema=False)
+    async def callback(request: Request) -> JSONResponse:
+        cors = cors_for(request)
+        if cors is None:
+            return JSONResponse({"error": "origin not allowed"}, status_code=403)
+        try:
+            body = CallbackRequest.model_validate_json(await request.body())
+        except ValidationError as exc:
+            fields = sorted({str(e["loc"][0]) for e in exc.errors() if e.get("loc")}) or ["body"]
+            return JSONResponse(
+                {"error": CALLBACK_INVALID_TH, "fields": fields}, status_code=422, headers=cors
+            )
+        phone = thai_phone(body.phone)
+        fields = [
+            name
+            for name, bad in (
+                ("phone", phone is None),
+                ("consent", not body.consent),
+                ("name", not body.name.strip()),
+            )
+            if bad
+        ]
+        if fields:
+            return JSONResponse(
+                {"error": CALLBACK_INVALID_TH, "fields": fields}, status_code=422, headers=cors
+            )
+        sender = f"web:{body.sender}"
+        summary: dict[str, Any] = {}
+        try:
+            summary, _ = summarize(await request.app.state.rasa.tracker(sender))
+        except RasaUnavailable:
+            log.warning("no tracker for the callback request of %s", body.sender[:8])
+        desk: HandoffDesk = request.app.state.desk
+        callback_id = await desk.request_callback(
+            sender, "web", body.name.strip(), phone or "", body.note.strip(), summary
+        )
+        log.info("callback request %d from web sender %s", callback_id, body.sender[:8])
+        return JSONResponse({"id": callback_id, "message": CALLBACK_THANKS_TH}, status_code=201, headers=cors)
 
     return router
 
 
+def _cursor(raw: str) -> int | None:
+    return int(raw) if raw.isdigit() and len(raw) < 19 else None
+
+
 def render_web(turn: BotTurn) -> dict[str, Any]:
     messages: list[dict[str, Any]] = [{"type": "text", "text": text} for text in turn.texts]
-    if turn.is_empty:
+    if turn.is_empty and turn.kind != WITH_AGENT:
         messages.append({"type": "text", "text": NO_ANSWER_TH})
     if turn.card is not None:
         messages.append({"type": "card", "card": turn.card.to_dict()})

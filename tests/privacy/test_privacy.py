@@ -137,3 +137,11 @@ def test_masked_logger_and_handler_mask_what_they_pass_on() -> None:
     assert handler.format(record) == "GET /?q=0812345678"  # formatting alone does not mask
     assert all(f.filter(record) for f in handler.filters)
     assert handler.format(record) == f"GET /?q={PHONE_MASK}"
+
+
+def test_masking_filter_hides_tokens_in_urls() -> None:
+    url = 'HTTP Request: POST http://127.0.0.1:5005/conversations/x/tracker/events?token=s3cr3t&a=1 "200"'
+    record = logging.LogRecord("httpx", logging.INFO, __file__, 1, url, None, None)
+    MaskingFilter().filter(record)
+    assert "s3cr3t" not in record.getMessage()
+    assert "?token=***&a=1" in record.getMessage()

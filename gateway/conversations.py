@@ -1,0 +1,141 @@
+"""One citizen turn on any channel: to the agent while a person holds the conversation, else to
+the bot; a `handoff` reply puts the conversation in the agents' queue (or, out of hours,
+offers a callback). The web chat and LINE both answer through here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import Any
+
+from contract.replies import (
+    AGENT,
+    CALLBACK,
+    GOVERNMENT_HOTLINE,
+    HANDOFF,
+    KIND,
+    OFFICE_HOURS,
+    QUEUE_POSITION,
+    SERVICE_ID,
+    TOPIC,
+    WITH_AGENT,
+)
+from gateway.envelope import BotTurn, parse_turn
+from gateway.rasa_client import RasaClient, RasaUnavailable
+from privacy import mask, masked_logger
+from staff.handoff import HandoffDesk, Held
+from staff.hours import OfficeHours
+
+log = masked_logger(__name__)
+
+# The slots a summary shows an agent: what the citizen told the bot about themselves.
+DETAIL_SLOTS = ("age", "vehicle", "person", "validity_years")
+
+# Rasa's own record of the handoff: while paused it predicts nothing; after the resume the
+# next prediction starts from action_listen with no old context ("as if fresh").
+PAUSE_EVENTS: list[dict[str, Any]] = [{"event": "pause"}]
+RESUME_EVENTS: list[dict[str, Any]] = [
+    {"event": "resume"},
+    {"event": "reset_slots"},
+    {"event": "action", "name": "action_listen"},
+]
+
+
+def queue_text(position: int) -> str:
+    if position <= 1:
+        return "ตอนนี้คุณเป็นคิวถัดไป เจ้าหน้าที่จะตอบในแชตนี้ค่ะ"
+    return f"ตอนนี้คุณอยู่คิวที่ {position} เจ้าหน้าที่จะตอบในแชตนี้ค่ะ"
+
+
+def closed_text(hours: OfficeHours, callback_form: bool) -> str:
+    text = f"ขณะนี้อยู่นอกเวลาทำการของเจ้าหน้าที่ค่ะ (เวลาทำการ {hours.describe_th()})"
+    if callback_form:
+        return text + " ฝากชื่อและเบอร์โทรไว้ให้เจ้าหน้าที่โทรกลับได้ค่ะ"
+    return text + f" หรือโทรสายด่วน {GOVERNMENT_HOTLINE} ได้ตลอด 24 ชั่วโมงค่ะ"
+
+
+def summarize(tracker: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """What an agent needs at a glance (service, topic, details, the bot's last answer) and the
+    transcript, from Rasa's tracker. Text is masked by the desk when stored."""
+    slots = tracker.get("slots") or {}
+    transcript: list[dict[str, Any]] = []
+    last_answer = None
+    for event in tracker.get("events") or []:
+        kind, text = event.get("event"), event.get("text")
+        if kind not in ("user", "bot") or not isinstance(text, str) or not text.strip():
+            continue
+        if kind == "user" and text.startswith("/"):
+            # A button's payload: show which intent the citizen chose, not the raw payload.
+            text = "[กดปุ่ม] " + text[1:].split("{", 1)[0]
+        at = event.get("timestamp")
+        transcript.append(
+            {"from": "citizen" if kind == "user" else "bot", "text": text, "at": _timestamp(at)}
+        )
+        if kind == "bot":
+            last_answer = text
+    summary = {
+        SERVICE_ID: slots.get("service"),
+        TOPIC: slots.get("topic"),
+        "details": {k: slots[k] for k in DETAIL_SLOTS if slots.get(k) not in (None, "")},
+        "bot_answer": mask(last_answer) if last_answer else None,
+    }
+    return summary, transcript
+
+
+def _timestamp(value: object) -> str | None:
+    if isinstance(value, int | float):
+        return dt.datetime.fromtimestamp(value, dt.UTC).isoformat()
+    return None
+
+
+class Conversations:
+    def __init__(self, rasa: RasaClient, desk: HandoffDesk, hours: OfficeHours) -> None:
+        self._rasa = rasa
+        self._desk = desk
+        self.hours = hours
+
+    async def turn(self, sender: str, channel: str, text: str, metadata: dict[str, Any]) -> BotTurn:
+        """The citizen's message, answered; raises RasaUnavailable when the bot cannot be reached."""
+        held = await self._desk.held(sender)
+        if held is not None:
+            await self._desk.citizen_message(held, text)
+            return await self.with_agent(held)
+        turn = parse_turn(await self._rasa.send(sender, text, metadata))
+        if turn.kind == HANDOFF:
+            turn = await self._hand_over(sender, channel, turn)
+        return turn
+
+    async def with_agent(self, held: Held) -> BotTurn:
+        envelope: dict[str, Any] = {KIND: WITH_AGENT, AGENT: held.agent_name}
+        if held.status == "waiting":
+            envelope[QUEUE_POSITION] = await self._desk.position(held.id)
+        return BotTurn(envelope=envelope)
+
+    async def _hand_over(self, sender: str, channel: str, turn: BotTurn) -> BotTurn:
+        envelope = dict(turn.envelope or {})
+        if not self.hours.is_open():
+            # Only the web page has the callback form; LINE is pointed to the hotline.
+            callback = channel == "web"
+            envelope.update({OFFICE_HOURS: self.hours.describe_th(), CALLBACK: callback})
+            return dataclasses.replace(
+                turn, texts=[*turn.texts, closed_text(self.hours, callback)], envelope=envelope
+            )
+        try:
+            summary, transcript = summarize(await self._rasa.tracker(sender))
+        except RasaUnavailable:
+            log.warning("no tracker for the handoff of %s; queued without a summary", sender[:12])
+            summary, transcript = {SERVICE_ID: envelope.get(SERVICE_ID), TOPIC: None, "details": {}}, []
+        held, position = await self._desk.open(sender, channel, summary, transcript)
+        try:
+            await self._rasa.append_events(sender, PAUSE_EVENTS)
+        except RasaUnavailable:
+            # The gateway's routing does not depend on it: the pause is Rasa's record of the handoff.
+            log.warning("could not record the pause of %s in the tracker", sender[:12])
+        envelope[QUEUE_POSITION] = position
+        log.info("conversation %s handed over, queue position %d", held.id, position)
+        return dataclasses.replace(turn, texts=[*turn.texts, queue_text(position)], envelope=envelope)
+
+    async def resume_bot(self, sender: str) -> None:
+        """Tell Rasa the bot answers again (before the desk lets the citizen's messages through)."""
+        await self._rasa.append_events(sender, RESUME_EVENTS)
