@@ -8,6 +8,7 @@ environment) import them from here; standard library only, so both can.
 
 from __future__ import annotations
 
+import json
 from typing import Final
 
 # ---- kinds: the envelope's `kind`, one per turn -----------------------------------------------
@@ -87,13 +88,25 @@ ASK_INTENT: Final = "ask_service"
 UNCOVERED_INTENT: Final = "ask_uncovered_service"
 # The citizen asks for a person (data/rules.yml runs action_handoff).
 HANDOFF_INTENT: Final = "request_human"
-# Staff side: a citizen's rating of an answer, `/feedback{"value": "unhelpful"}` from a button.
+# A citizen's rating of an answer: `/feedback{"value": "unhelpful"}` from a rating button
+# (feedback_payload), or typed words of complaint ("ไม่ได้ช่วยเลย"), which carry no value
+# and mean unhelpful. data/rules.yml runs action_feedback.
 FEEDBACK_INTENT: Final = "feedback"
+# The entity of FEEDBACK_INTENT that carries the rating, one of FEEDBACK_VALUES.
+FEEDBACK_ENTITY: Final = "value"
 # The service labels of a question that names no service (a follow-up): `none` is the
 # service being discussed, `previous` the one discussed before it.
 NONE: Final = "none"
 PREVIOUS: Final = "previous"
 FOLLOW_UPS: Final = (NONE, PREVIOUS)
+
+# ---- the offer of a person ---------------------------------------------------------------------
+# When the bot thinks a person would help (it asked back twice in a row, the citizen said an
+# answer did not help) it offers one with this button; pressing it is a request for a person.
+HUMAN_PAYLOAD: Final = f"/{HANDOFF_INTENT}"
+HUMAN_BUTTON_TITLE: Final = "คุยกับเจ้าหน้าที่"
+# The entry a `clarify` envelope's `options` gets when one of its buttons offers a person.
+HUMAN_OPTION: Final = HANDOFF
 
 # ---- the government's hotline (ศูนย์บริการข้อมูลภาครัฐเพื่อประชาชน), in every dead end ------
 GOVERNMENT_HOTLINE: Final = "1111"
@@ -102,6 +115,11 @@ GOVERNMENT_WEBSITE: Final = "www.1111.go.th"
 
 def is_kind(value: object) -> bool:
     return isinstance(value, str) and value in KINDS
+
+
+def feedback_payload(value: str) -> str:
+    """The button payload that rates an answer: `/feedback{"value": "helpful"}`."""
+    return f"/{FEEDBACK_INTENT}" + json.dumps({FEEDBACK_ENTITY: value}, ensure_ascii=False)
 
 
 def topic_label(topic: str) -> str:

@@ -17,7 +17,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 # Names of the contract that no other module may define for itself.
 CONTRACT_NAMES = (
     "KINDS", "TOPIC_LABELS", "TOPIC_LABELS_TH", "TOPICS", "ASK_INTENT", "NONE", "PREVIOUS", "FOLLOW_UPS",
-    "GOVERNMENT_HOTLINE", "HOTLINE", "GOVERNMENT_WEBSITE", "MAX_FACTS",
+    "GOVERNMENT_HOTLINE", "HOTLINE", "GOVERNMENT_WEBSITE", "MAX_FACTS", "HANDOFF_INTENT", "FEEDBACK_INTENT",
+    "FEEDBACK_ENTITY", "HUMAN_PAYLOAD", "HUMAN_BUTTON_TITLE", "HUMAN_OPTION",
 )  # fmt: skip
 DEFINITION = re.compile(rf"^({'|'.join(CONTRACT_NAMES)})\s*(:[^=]*)?=", re.MULTILINE)
 SOURCE_DIRS = ("actions", "bot", "catalog", "gateway", "privacy", "bench", "scripts", "tests")
@@ -97,20 +98,31 @@ def test_kinds_and_fields() -> None:
     assert set(replies.FEEDBACK_VALUES) == {replies.FEEDBACK_HELPFUL, replies.FEEDBACK_UNHELPFUL}
 
 
+def test_the_payloads_of_the_offer_and_the_rating() -> None:
+    assert f"/{replies.HANDOFF_INTENT}" == replies.HUMAN_PAYLOAD
+    assert replies.HUMAN_OPTION == replies.HANDOFF
+    assert replies.feedback_payload(replies.FEEDBACK_UNHELPFUL) == '/feedback{"value": "unhelpful"}'
+
+
 def test_the_document_names_every_kind_topic_and_label() -> None:
     document = (REPO_ROOT / "docs" / "replies.md").read_text(encoding="utf-8")
     for kind in replies.KINDS:
         assert f"`{kind}`" in document, kind
     for topic, label in replies.TOPIC_LABELS.items():
         assert re.search(rf"`{topic}`.*{label}", document), topic
-    for field in (replies.FEEDBACK, replies.AGENT, replies.CARD, replies.OPTIONS):
+    for field in (replies.FEEDBACK, replies.AGENT, replies.CARD, replies.OPTIONS, replies.FEEDBACK_ENTITY):
         assert f"`{field}`" in document, field
+    for payload in (replies.HUMAN_PAYLOAD, replies.feedback_payload(replies.FEEDBACK_HELPFUL),
+                    replies.feedback_payload(replies.FEEDBACK_UNHELPFUL)):  # fmt: skip
+        assert f"`{payload}`" in document, payload
+    assert replies.HUMAN_BUTTON_TITLE in document
     assert replies.GOVERNMENT_HOTLINE in document
 
 
 def test_the_domain_speaks_the_contract() -> None:
     domain = yaml.safe_load((REPO_ROOT / "domain.yml").read_text(encoding="utf-8"))
-    assert {replies.ASK_INTENT, replies.HANDOFF_INTENT} <= set(domain["intents"])
+    assert {replies.ASK_INTENT, replies.HANDOFF_INTENT, replies.FEEDBACK_INTENT} <= set(domain["intents"])
+    assert replies.FEEDBACK_ENTITY in domain["entities"]
     kinds = {
         response["custom"]["kind"]
         for variants in domain.get("responses", {}).values()
