@@ -13,9 +13,23 @@ from actions.answers import compose, facts
 from actions.catalog import client
 from actions.catalog_client import CatalogUnavailable, ServiceNotFound
 from actions.details import known_details, needed_details
-from actions.envelope import ask_payload, send
+from actions.envelope import ask_payload, human_button, previous_kind, send
 from actions.understanding import Question, understand
-from contract.replies import ASK_INTENT, FOLLOW_UPS, GOVERNMENT_HOTLINE, GOVERNMENT_WEBSITE, TOPIC_LABELS
+from contract.replies import (
+    ANSWER,
+    ASK_INTENT,
+    CLARIFY,
+    FEEDBACK_ENTITY,
+    FEEDBACK_HELPFUL,
+    FEEDBACK_VALUES,
+    FOLLOW_UPS,
+    GOVERNMENT_HOTLINE,
+    GOVERNMENT_WEBSITE,
+    HANDOFF,
+    HUMAN_OPTION,
+    THANKS,
+    TOPIC_LABELS,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +48,24 @@ def _service_name(service_id: str) -> str:
         return service_id
 
 
-def clarify(dispatcher: CollectingDispatcher, question: Question) -> list[EventType]:
+def _agency_contact(service: str | None) -> tuple[str, str, str] | None:
+    """The service's name, its agency and the agency's hotline, from the catalog record."""
+    if not service:
+        return None
+    try:
+        record, _ = client().service(service)
+    except (CatalogUnavailable, ServiceNotFound):
+        return None
+    hotline = (record.get("contact") or {}).get("hotline")
+    if not hotline:
+        return None
+    authority = (record.get("competent_authority") or {}).get("name_th", "")
+    return record["name"]["th"], authority, hotline
+
+
+def clarify(
+    dispatcher: CollectingDispatcher, question: Question, tracker: Tracker | None = None
+) -> list[EventType]:
     if question.candidates:
         text = "ขออภัยค่ะ ไม่แน่ใจว่าหมายถึงบริการไหน เลือกได้เลยค่ะ"
         buttons = [{"title": _service_name(s), "payload": ask_payload(s, question.topic)}
@@ -43,8 +74,15 @@ def clarify(dispatcher: CollectingDispatcher, question: Question) -> list[EventT
         text = ("ขออภัยค่ะ ดิฉันไม่แน่ใจว่าถามเรื่องอะไร ลองพิมพ์ชื่อบริการกับสิ่งที่อยากรู้ "
                 f"เช่น \"ต่อใบขับขี่ใช้เอกสารอะไร\" หรือโทร {GOVERNMENT_HOTLINE} ค่ะ")
         buttons = []
+    options = list(question.candidates)
+    # Asked back twice in a row: the bot is not getting there, so a person is offered
+    # next to the options (pressing it is the same handoff as asking for one).
+    if tracker is not None and previous_kind(tracker) == CLARIFY:
+        text += "\nถ้ายังไม่ตรงกับที่ต้องการ กดคุยกับเจ้าหน้าที่ได้เลยค่ะ"
+        buttons.append(human_button())
+        options.append(HUMAN_OPTION)
     dispatcher.utter_message(text=text, buttons=buttons)
-    send(dispatcher, "clarify", options=question.candidates, topic=question.topic)
+    send(dispatcher, CLARIFY, options=options, topic=question.topic)
     return []
 
 
@@ -74,7 +112,7 @@ class ActionAnswerService(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, question: Question
     ) -> list[EventType]:
         if question.needs_clarifying:
-            return clarify(dispatcher, question)
+            return clarify(dispatcher, question, tracker)
         try:
             record, catalog = client().service(question.service)
         except CatalogUnavailable:
@@ -86,7 +124,7 @@ class ActionAnswerService(Action):
             return [SlotSet("service", question.service), SlotSet("topic", question.topic)]
         except ServiceNotFound:
             logger.error("service %s is not in any catalog", question.service)
-            return clarify(dispatcher, Question(None, question.topic, 0.0))
+            return clarify(dispatcher, Question(None, question.topic, 0.0), tracker)
         known = known_details(tracker.current_slot_values())
         intent = ((tracker.latest_message or {}).get("intent") or {}).get("name")
         if intent == ASK_INTENT and not _form_ran(tracker) and needed_details(record, question.topic, known):
@@ -112,7 +150,7 @@ class ActionAnswerService(Action):
         dispatcher.utter_message(text=text, buttons=buttons)
         send(
             dispatcher,
-            "answer",
+            ANSWER,
             service_id=question.service,
             topic=question.topic,
             source=catalog.name,
@@ -120,6 +158,8 @@ class ActionAnswerService(Action):
             updated=record["updated"],
             confidence=round(question.confidence, 3),
             card=card,
+            # The ratings a channel may offer; the envelope only, the buttons are the channel's.
+            feedback=list(FEEDBACK_VALUES),
         )
         return [SlotSet("service", question.service), SlotSet("topic", question.topic)]
 
@@ -139,11 +179,19 @@ class ActionClarify(Action):
         topic = (message.get("topic") or {}).get("name")
         # Then wait for the citizen. This is also Rasa's fallback when no rule fits
         # (config.yml); without the wait it would be predicted again and again.
-        return [*clarify(dispatcher, Question(None, topic or "overview", 0.0, candidates=candidates)),
-                FollowupAction("action_listen")]
+        question = Question(None, topic or "overview", 0.0, candidates=candidates)
+        return [*clarify(dispatcher, question, tracker), FollowupAction("action_listen")]
 
 
 class ActionHandoff(Action):
+    """A citizen asked for a person, or accepted the bot's offer of one.
+
+    The `handoff` envelope is what hands over: a channel with a staff desk (the gateway) puts
+    the conversation in the agents' queue and adds the queue position or the office hours
+    after this text. A channel without one (Rasa's REST channel alone) has only the text, so
+    it also gives the hotlines the citizen can call.
+    """
+
     def name(self) -> str:
         return "action_handoff"
 
@@ -151,19 +199,48 @@ class ActionHandoff(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
         service = tracker.get_slot("service")
-        agency_line = ""
-        if service:
-            try:
-                record, _ = client().service(service)
-                contact = record.get("contact") or {}
-                authority = (record.get("competent_authority") or {}).get("name_th", "")
-                if contact.get("hotline") and contact["hotline"] != GOVERNMENT_HOTLINE:
-                    agency_line = f"\nเรื่อง{record['name']['th']} ติดต่อ{authority} โทร {contact['hotline']}"
-            except (CatalogUnavailable, ServiceNotFound):
-                pass
-        dispatcher.utter_message(
-            text=f"ได้ค่ะ ติดต่อเจ้าหน้าที่ได้ที่ศูนย์บริการข้อมูลภาครัฐ สายด่วน {GOVERNMENT_HOTLINE} ตลอด 24 ชั่วโมง"
-            + agency_line
+        text = (
+            "ได้ค่ะ กำลังส่งต่อให้เจ้าหน้าที่คอลเซ็นเตอร์คุยต่อในแชทนี้ค่ะ\n"
+            f"หรือโทรสายด่วน {GOVERNMENT_HOTLINE} ได้ตลอด 24 ชั่วโมงค่ะ"
         )
-        send(dispatcher, "handoff", service_id=service)
+        contact = _agency_contact(service)
+        # An agency whose own line is the government hotline is not named twice.
+        if contact and contact[2] != GOVERNMENT_HOTLINE:
+            name, authority, hotline = contact
+            text += f"\nเรื่อง{name} ติดต่อ{authority} โทร {hotline} ค่ะ"
+        dispatcher.utter_message(text=text)
+        send(dispatcher, HANDOFF, service_id=service)
+        return []
+
+
+class ActionFeedback(Action):
+    """A citizen's rating of an answer: a rating button, or typed words of complaint.
+
+    Helpful is thanked. Anything else (unhelpful, or a complaint typed, which carries no
+    value) is apologised for, and a person is offered with a button, with the hotline of the
+    agency whose service was being discussed. The offer is a `clarify`: the bot asks what
+    next, and one of its options is the handoff (HUMAN_OPTION).
+    """
+
+    def name(self) -> str:
+        return "action_feedback"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        values = [e.get("value") for e in (tracker.latest_message or {}).get("entities") or []
+                  if e.get("entity") == FEEDBACK_ENTITY]
+        if FEEDBACK_HELPFUL in values:
+            dispatcher.utter_message(text="ขอบคุณสำหรับคำติชมค่ะ มีอะไรให้ช่วยอีกถามได้เลยนะคะ")
+            send(dispatcher, THANKS)
+            return []
+        service = tracker.get_slot("service")
+        text = "ขออภัยที่คำตอบยังไม่ตรงกับที่ต้องการค่ะ ลองพิมพ์ถามใหม่ด้วยคำอื่น หรือคุยกับเจ้าหน้าที่ได้เลยค่ะ"
+        contact = _agency_contact(service)
+        if contact:
+            name, authority, hotline = contact
+            text += f"\nเรื่อง{name} สอบถาม{authority}โดยตรง โทร {hotline} ค่ะ"
+        dispatcher.utter_message(text=text, buttons=[human_button()])
+        # service_id and topic: which answer was not helpful, for the staff side's analytics.
+        send(dispatcher, CLARIFY, options=[HUMAN_OPTION], service_id=service, topic=tracker.get_slot("topic"))
         return []

@@ -24,8 +24,15 @@ from actions import details
 from actions.catalog_client import Catalog, CatalogClient, CatalogUnavailable, ServiceNotFound
 from actions.detail_form import AskAge, AskVehicle, ValidateDetailForm
 from actions.fixed_replies import ActionBotChallenge, ActionOutOfScope, ActionUncoveredService, FixedReply
-from actions.service_actions import ActionAnswerService, ActionClarify, ActionHandoff
-from contract.replies import GOVERNMENT_HOTLINE, GOVERNMENT_WEBSITE
+from actions.service_actions import ActionAnswerService, ActionClarify, ActionFeedback, ActionHandoff
+from contract.replies import (
+    FEEDBACK_VALUES,
+    GOVERNMENT_HOTLINE,
+    GOVERNMENT_WEBSITE,
+    HUMAN_BUTTON_TITLE,
+    HUMAN_OPTION,
+    HUMAN_PAYLOAD,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ASK = "/ask_service"
@@ -100,6 +107,24 @@ def envelope(messages: list[dict]) -> dict[str, Any]:
     return custom
 
 
+def bot_turn(kind: str) -> list[dict[str, Any]]:
+    """The events of an earlier exchange: a citizen's message and a bot turn ending with `kind`."""
+    return [{"event": "user", "text": "..."},
+            {"event": "bot", "text": "...", "data": {"buttons": []}},
+            {"event": "bot", "text": None, "data": {"custom": {"kind": kind}}}]
+
+
+def after(trk: Tracker, *kinds: str) -> Tracker:
+    """The tracker with earlier bot turns of these kinds before its latest message."""
+    trk.events = [*(e for kind in kinds for e in bot_turn(kind)),
+                  {"event": "user", "text": trk.latest_message.get("text", "")}]
+    return trk
+
+
+def human_buttons(messages: list[dict]) -> list[dict]:
+    return [b for m in messages for b in m.get("buttons") or [] if b["payload"] == HUMAN_PAYLOAD]
+
+
 def text_of(messages: list[dict]) -> str:
     return "\n".join(m["text"] for m in messages if m.get("text"))
 
@@ -166,6 +191,9 @@ def test_answer_envelope_is_the_last_message(live_catalog: str) -> None:
     assert "1,000" not in text_of(messages)  # the 5-year book is not what was asked
     assert SlotSet("service", "passport") in events
     assert SlotSet("topic", "fee") in events
+    # Channels may offer rating buttons; the answer itself offers no person.
+    assert reply["feedback"] == list(FEEDBACK_VALUES)
+    assert not human_buttons(messages)
 
 
 @pytest.fixture
@@ -430,6 +458,78 @@ def test_action_clarify_without_candidates_suggests_how_to_ask(live_catalog: str
     assert "1111" in text_of(messages)
 
 
+def test_asked_back_twice_in_a_row_a_person_is_offered(live_catalog: str) -> None:
+    trk = after(tracker("อืม", intent="nlu_fallback", service="none", service_ranking=ranking(("none", 0.9))),
+                "clarify")
+    messages, _ = run(ActionClarify(), trk)
+    reply = envelope(messages)
+    assert reply["kind"] == "clarify"
+    assert reply["options"] == [HUMAN_OPTION]
+    assert human_buttons(messages) == [{"title": HUMAN_BUTTON_TITLE, "payload": HUMAN_PAYLOAD}]
+
+
+def test_the_second_ask_back_keeps_its_options_next_to_the_person(live_catalog: str) -> None:
+    both = ["driving-licence-new", "driving-licence-renewal"]
+    trk = after(tracker("ใบขับขี่", service=both[0], ambiguous=True, service_confidence=0.46,
+                        service_ranking=ranking((both[0], 0.46), (both[1], 0.44)),
+                        mentions=[{"text": "ใบขับขี่", "services": both}], topic="fee"),
+                "answer", "clarify")
+    messages, _ = run(ActionAnswerService(), trk)
+    reply = envelope(messages)
+    assert reply["options"] == [*both, HUMAN_OPTION]
+    payloads = [b["payload"] for m in messages for b in m.get("buttons") or []]
+    assert len(payloads) == 3 and payloads[-1] == HUMAN_PAYLOAD
+
+
+@pytest.mark.parametrize("earlier", [(), ("answer",), ("clarify", "answer"), ("clarify", "greet")])
+def test_a_first_ask_back_offers_no_person(live_catalog: str, earlier: tuple[str, ...]) -> None:
+    trk = after(tracker("อืม", intent="nlu_fallback", service="none", service_ranking=ranking(("none", 0.9))),
+                *earlier)
+    messages, _ = run(ActionClarify(), trk)
+    assert envelope(messages)["kind"] == "clarify"
+    assert not human_buttons(messages)
+    assert HUMAN_OPTION not in envelope(messages)["options"]
+
+
+# -- feedback on an answer --------------------------------------------------------------------------------
+def feedback(value: str | None = None, slots: dict[str, Any] | None = None) -> Tracker:
+    entities = [{"entity": "value", "value": value}] if value else []
+    text = f'/feedback{{"value": "{value}"}}' if value else "ไม่ได้ช่วยอะไรเลย"
+    return tracker(text, intent="feedback", entities=entities, slots=slots)
+
+
+def test_a_helpful_rating_is_thanked() -> None:
+    messages, events = run(ActionFeedback(), feedback("helpful", {"service": "passport"}))
+    assert envelope(messages) == {"kind": "thanks"}
+    assert text_of(messages).endswith("ค่ะ") or text_of(messages).endswith("นะคะ")
+    assert not human_buttons(messages) and events == []
+
+
+@pytest.mark.parametrize("value", ["unhelpful", None, "something-else"])
+def test_an_unhelpful_rating_offers_a_person_and_the_agency_line(
+    live_catalog: str, value: str | None
+) -> None:
+    messages, _ = run(ActionFeedback(), feedback(value, {"service": "id-card", "topic": "fee"}))
+    reply = envelope(messages)
+    assert reply == {"kind": "clarify", "options": [HUMAN_OPTION], "service_id": "id-card", "topic": "fee"}
+    assert human_buttons(messages) == [{"title": HUMAN_BUTTON_TITLE, "payload": HUMAN_PAYLOAD}]
+    text = text_of(messages)
+    assert text.startswith("ขออภัย")
+    assert record_of(live_catalog, "id-card")["contact"]["hotline"] in text
+
+
+def test_an_unhelpful_rating_with_nothing_discussed_still_offers_a_person(live_catalog: str) -> None:
+    messages, _ = run(ActionFeedback(), feedback("unhelpful"))
+    assert envelope(messages) == {"kind": "clarify", "options": [HUMAN_OPTION]}
+    assert human_buttons(messages)
+
+
+def test_an_ask_back_after_an_unhelpful_rating_offers_a_person_again(live_catalog: str) -> None:
+    trk = after(tracker("อืม", intent="nlu_fallback", service="none", service_ranking=ranking(("none", 0.9))),
+                "answer", "clarify")
+    assert human_buttons(run(ActionClarify(), trk)[0])
+
+
 # -- the detail form -----------------------------------------------------------------------------------
 def test_elderly_benefit_without_age_asks_nothing_when_the_tiers_fit_a_phone(live_catalog: str) -> None:
     assert required_slots(tracker("เบี้ยคนแก่ได้เท่าไหร่", service="elderly-allowance", topic="benefit")) == []
@@ -491,6 +591,7 @@ def test_the_form_requests_the_age_and_remembers_the_question(
         ("ขอบคุณค่ะ", "thanks"),
         ("สวัสดีค่ะ", "greet"),
         ("ขอคุยกับเจ้าหน้าที่", "request_human"),
+        ("ไม่ได้ช่วยเลย", "feedback"),
         ("หิวข้าว", "out_of_scope"),
     ],
 )
@@ -607,6 +708,13 @@ def test_handoff_without_a_service_points_to_1111(live_catalog: str) -> None:
     assert "1111" in text_of(messages)
 
 
+def test_handoff_says_a_person_takes_over_in_this_chat(live_catalog: str) -> None:
+    # The gateway appends the queue position or the office hours after this text.
+    text = text_of(run(ActionHandoff(), tracker(intent="request_human"))[0])
+    assert "เจ้าหน้าที่" in text and "ในแชทนี้" in text
+    assert text.endswith("ค่ะ")
+
+
 def test_handoff_does_not_repeat_1111_as_the_agency_line(live_catalog: str) -> None:
     # The elderly allowance's own hotline is 1111: one line says it.
     messages, _ = run(
@@ -659,6 +767,15 @@ def test_the_fixed_replies_are_in_the_domain_and_the_rules(domain: dict[str, Any
         assert last_actions == [action.name(), action.name()], intent
     texts = [v.get("text", "") for variants in domain["responses"].values() for v in variants]
     assert not [t for t in texts if GOVERNMENT_HOTLINE in t], "replies naming the hotline are actions"
+
+
+def test_feedback_is_in_the_domain_and_the_rules(domain: dict[str, Any]) -> None:
+    assert "feedback" in domain["intents"] and "value" in domain["entities"]
+    assert "action_feedback" in domain["actions"]
+    rules = yaml.safe_load((REPO_ROOT / "data" / "rules.yml").read_text(encoding="utf-8"))["rules"]
+    last_actions = [[s["action"] for s in rule["steps"] if "action" in s][-1]
+                    for rule in rules if any(s.get("intent") == "feedback" for s in rule["steps"])]
+    assert last_actions == ["action_feedback", "action_feedback"]  # alone, and while the form waits
 
 
 def test_the_action_server_registers_every_action_of_the_domain(domain: dict[str, Any]) -> None:
