@@ -11,11 +11,15 @@ from typing import Any
 
 from contract.replies import (
     AGENT,
+    ANSWER,
     CALLBACK,
+    CLARIFY,
+    FORM,
     GOVERNMENT_HOTLINE,
     HANDOFF,
     KIND,
     OFFICE_HOURS,
+    OUT_OF_SCOPE,
     QUEUE_POSITION,
     SERVICE_ID,
     TOPIC,
@@ -31,6 +35,8 @@ log = masked_logger(__name__)
 
 # The slots a summary shows an agent: what the citizen told the bot about themselves.
 DETAIL_SLOTS = ("age", "vehicle", "person", "validity_years")
+# The bot turns whose text a summary calls "what the bot answered".
+SUMMARY_KINDS = (ANSWER, CLARIFY, FORM, OUT_OF_SCOPE)
 
 # Rasa's own record of the handoff: while paused it predicts nothing; after the resume the
 # next prediction starts from action_listen with no old context ("as if fresh").
@@ -44,8 +50,8 @@ RESUME_EVENTS: list[dict[str, Any]] = [
 
 def queue_text(position: int) -> str:
     if position <= 1:
-        return "ตอนนี้คุณเป็นคิวถัดไป เจ้าหน้าที่จะตอบในแชตนี้ค่ะ"
-    return f"ตอนนี้คุณอยู่คิวที่ {position} เจ้าหน้าที่จะตอบในแชตนี้ค่ะ"
+        return "ตอนนี้คุณเป็นคิวถัดไปค่ะ รอสักครู่นะคะ"
+    return f"ตอนนี้คุณอยู่คิวที่ {position} ค่ะ รอสักครู่นะคะ"
 
 
 def closed_text(hours: OfficeHours, callback_form: bool) -> str:
@@ -56,24 +62,35 @@ def closed_text(hours: OfficeHours, callback_form: bool) -> str:
 
 
 def summarize(tracker: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """What an agent needs at a glance (service, topic, details, the bot's last answer) and the
-    transcript, from Rasa's tracker. Text is masked by the desk when stored."""
+    """What an agent needs at a glance (service, topic, details, the bot's last real answer) and
+    the transcript, from Rasa's tracker. Text is masked by the desk when stored."""
     slots = tracker.get("slots") or {}
     transcript: list[dict[str, Any]] = []
+    turn_texts: list[str] = []
     last_answer = None
     for event in tracker.get("events") or []:
         kind, text = event.get("event"), event.get("text")
+        if kind == "user":
+            turn_texts = []
+        custom = (event.get("data") or {}).get("custom") if kind == "bot" else None
+        # The envelope closes a bot turn: its texts are the answer unless the turn was itself
+        # the handoff (or small talk).
+        if isinstance(custom, dict) and custom.get(KIND) in SUMMARY_KINDS and turn_texts:
+            last_answer = "\n".join(turn_texts)
         if kind not in ("user", "bot") or not isinstance(text, str) or not text.strip():
             continue
         if kind == "user" and text.startswith("/"):
             # A button's payload: show which intent the citizen chose, not the raw payload.
             text = "[กดปุ่ม] " + text[1:].split("{", 1)[0]
-        at = event.get("timestamp")
-        transcript.append(
-            {"from": "citizen" if kind == "user" else "bot", "text": text, "at": _timestamp(at)}
-        )
         if kind == "bot":
-            last_answer = text
+            turn_texts.append(text)
+        transcript.append(
+            {
+                "from": "citizen" if kind == "user" else "bot",
+                "text": text,
+                "at": _timestamp(event.get("timestamp")),
+            }
+        )
     summary = {
         SERVICE_ID: slots.get("service"),
         TOPIC: slots.get("topic"),

@@ -8,13 +8,18 @@ from urllib.parse import quote
 
 import httpx
 
-from privacy import masked_logger
+from privacy import conversation_key, masked_logger
 
 log = masked_logger(__name__)
 
 WEBHOOK_PATH = "/webhooks/rest/webhook"
 PARSE_PATH = "/model/parse"
 VERSION_PATH = "/version"
+
+
+def _key(sender: str) -> str:
+    # The REST channel (bot/channels/rest.py) stores a conversation under this key.
+    return quote(conversation_key(sender), safe=":")
 
 
 class RasaUnavailable(Exception):
@@ -68,12 +73,12 @@ class RasaClient:
 
     async def tracker(self, sender: str) -> dict[str, Any]:
         """The conversation's tracker (events of the current session) from Rasa's HTTP API."""
-        path = f"/conversations/{quote(sender, safe=':')}/tracker"
+        path = f"/conversations/{_key(sender)}/tracker"
         return await self._api("GET", path, params={"include_events": "AFTER_RESTART"})
 
     async def append_events(self, sender: str, events: list[dict[str, Any]]) -> None:
         """Record events in the conversation's tracker (the handoff's pause and resume)."""
-        await self._api("POST", f"/conversations/{quote(sender, safe=':')}/tracker/events", json=events)
+        await self._api("POST", f"/conversations/{_key(sender)}/tracker/events", json=events)
 
     async def parse(self, text: str) -> dict[str, Any]:
         """What the NLU makes of `text` (intent, entities, `service` and `topic` with their

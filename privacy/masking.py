@@ -6,6 +6,7 @@ gateway, which run in the other environment, all use it.
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
@@ -24,3 +25,12 @@ def mask(text: str) -> str:
     text = _EMAIL.sub(EMAIL_MASK, text)
     text = _NATIONAL_ID.sub(NATIONAL_ID_MASK, text)
     return _PHONE.sub(PHONE_MASK, text)
+
+
+def conversation_key(sender: str) -> str:
+    """The id a conversation is stored under: the sender id itself, or, when it looks like
+    personal data (a LINE id or web secret that happens to read as a phone number), a stable
+    digest of it, which keeps the conversation together without storing the original."""
+    if mask(sender) == sender:
+        return sender
+    return "anon-" + hashlib.sha256(sender.encode()).hexdigest()[:32]

@@ -8,7 +8,6 @@ Malformed requests get a 400 with a reason instead of an exception.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -19,7 +18,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 
 from bot.patches import install
-from privacy import mask
+from privacy import conversation_key, mask
 
 install()  # Rasa loads this channel: see bot/patches.py
 
@@ -59,12 +58,7 @@ class MaskedRestInput(RestInput):
         return None
 
     async def _extract_sender(self, req: Request) -> str | None:
-        sender = req.json["sender"]
-        # An id that looks like personal data is replaced by a stable digest of itself,
-        # which keeps the conversation together without storing the original.
-        if mask(sender) == sender:
-            return sender
-        return "anon-" + hashlib.sha256(sender.encode()).hexdigest()[:32]
+        return conversation_key(req.json["sender"])
 
     def _extract_message(self, req: Request) -> str | None:
         return mask(req.json["message"])

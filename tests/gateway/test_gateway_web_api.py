@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from support import staff_test_db_url
 
 from contract.replies import GOVERNMENT_HOTLINE
 from gateway.app import create_app
@@ -14,12 +15,17 @@ from gateway.config import Settings
 from gateway.web import routes
 
 ALLOWED = "https://www.consular.go.th"
+# The app's start opens the staff side's database (and Redis).
+pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture
 def client(closed_port_url: str) -> Iterator[TestClient]:
     settings = Settings(
-        rasa_url=closed_port_url, rasa_timeout=3.0, web_allowed_origins=(ALLOWED, "http://localhost:*")
+        rasa_url=closed_port_url,
+        rasa_timeout=3.0,
+        web_allowed_origins=(ALLOWED, "http://localhost:*"),
+        staff_db_url=staff_test_db_url(),
     )
     with TestClient(create_app(settings)) as test_client:
         yield test_client
