@@ -107,7 +107,7 @@ test: setup browser $(MODEL)
 	$(MAKE) lint validate unit
 	$(RASA) test core --model $(MODEL) --stories tests/stories --fail-on-prediction-errors --out results/core
 	$(TEST_STACK) scripts/stack up catalog actions rasa
-	export RASA_URL=http://127.0.0.1:15005 RASA_TOKEN=test-rasa-token; trap '$(TEST_STACK) scripts/stack down' EXIT; \
+	export RASA_URL=http://127.0.0.1:15005 RASA_TOKEN=test-rasa-token ACTION_ENDPOINT_URL=http://127.0.0.1:15055/webhook; trap '$(TEST_STACK) scripts/stack down' EXIT; \
 	$(SERVICES_ENV)/bin/pytest -m "not ($(UNIT))" $(SERVICES_TESTS); $(pytest_ok) || exit $$status; \
 	$(RASA_ENV)/bin/pytest -m "not ($(UNIT))" $(RASA_TESTS); $(pytest_ok)
 
