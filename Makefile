@@ -116,7 +116,7 @@ unit: setup
 	$(SERVICES_ENV)/bin/pytest -q -m "$(UNIT)" $(SERVICES_TESTS); $(pytest_ok)
 	$(RASA_ENV)/bin/pytest -q -m "$(UNIT)" $(RASA_TESTS); $(pytest_ok)
 
-## bench: the dev conversation set end to end over REST, one user and then 4 at a time
+## bench: the dev conversation set end to end over REST, one user and then 4 at a time; agent assist against the chat on first turns
 bench: up
 	@mkdir -p results
 	python3 ../shared/eval/score.py --data ../shared/eval/dev.jsonl --json results/bench.json | tee results/bench.txt | tail -n 14
@@ -124,6 +124,7 @@ bench: up
 		python3 ../shared/eval/score.py --data ../shared/eval/dev.jsonl --concurrency 4 --show-failures 0 \
 		| tee results/bench-c4.txt | grep -E "latency|SUMMARY|CPU"
 	@echo "model size: $$(du -h $(MODEL) | cut -f1)   Rasa server memory: $$(python3 -m bench.memory run/rasa.pid)"
+	PYTHONPATH=$(CURDIR) $(SERVICES_ENV)/bin/python -m bench.assist --data ../shared/eval/dev.jsonl --json results/bench-assist.json | tee results/bench-assist.txt
 
 ## bench-nlu: the project's NLU against its peers, the community Rasa pipeline and e5-knn (about 30 min)
 bench-nlu: setup $(MODEL)
