@@ -61,6 +61,7 @@ MAX_QUICK_REPLY_LABEL = 20
 MAX_POSTBACK_DATA = 300
 MAX_DISPLAY_TEXT = 300
 MAX_URI = 1000
+MAX_SENDER_NAME = 20
 REPLY_TOKEN_TTL = 60.0
 
 
@@ -219,6 +220,15 @@ def _check_message(message: Any, prop: str, errors: _Errors) -> None:
         for key in ("packageId", "stickerId"):
             if not isinstance(message.get(key), str):
                 errors.add(f"{prop}.{key}", "Must be specified")
+    sender = message.get("sender")
+    if sender is not None:
+        # Messaging API: the name shown instead of the account's, at most 20 characters, and
+        # not one that could pass for LINE itself.
+        name = sender.get("name") if isinstance(sender, dict) else None
+        if name is not None and (not isinstance(name, str) or not 1 <= len(name) <= MAX_SENDER_NAME):
+            errors.add(f"{prop}.sender.name", f"Length must be between 1 and {MAX_SENDER_NAME}")
+        elif isinstance(name, str) and "line" in name.lower():
+            errors.add(f"{prop}.sender.name", "Must not contain the word LINE")
     quick = message.get("quickReply")
     if quick is not None:
         items = quick.get("items") if isinstance(quick, dict) else None

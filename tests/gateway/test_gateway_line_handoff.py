@@ -1,0 +1,99 @@
+"""Handoff on LINE: a LINE user asks for a person, an agent takes the conversation and writes;
+each agent message is one push message under the agent's name (the LINE API double checks it
+as the platform would); the user's messages reach the agent, not the bot, until released."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+from typing import Any
+
+import httpx
+import pytest
+from gw_harness import InProcessGateway
+from line_double import LineApiDouble, Recorded
+from line_events import line_id, source, text_event
+from support import REPO_ROOT, staff_test_db_url
+
+pytestmark = pytest.mark.postgres
+PUSH = "/v2/bot/message/push"
+
+
+def _agent(base_url: str, display_name: str) -> dict[str, str]:
+    """A new agent account (made as `make user` makes one) and its sign-in headers."""
+    username, password = f"line-{secrets.token_hex(4)}", secrets.token_urlsafe(12)
+    env = os.environ | {"USER_PASSWORD": password, "STAFF_DB_URL": staff_test_db_url()}
+    subprocess.run(
+        [sys.executable, "-m", "staff.users", username, "agent", "--display-name", display_name],
+        cwd=REPO_ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    token = httpx.post(
+        f"{base_url}/api/auth/login", json={"username": username, "password": password}, timeout=10
+    ).json()["token"]
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _texts(record: Recorded) -> list[str]:
+    return [m["text"] for m in record.messages if m["type"] == "text"]
+
+
+def _pushes(records: list[Recorded], user: str) -> list[Recorded]:
+    return [r for r in records if r.path == PUSH and r.body.get("to") == user and r.status == 200]
+
+
+def test_agent_messages_reach_a_line_user_as_one_push_each(
+    line_gateway: InProcessGateway, line_api: LineApiDouble
+) -> None:
+    user = line_id("U")
+    src = source("user", user_id=user)
+
+    def say(text: str, timeout: float = 30) -> Recorded | None:
+        token = line_api.issue_reply_token()
+        assert line_gateway.post_events(text_event(text, token, src)).status_code == 200
+        try:
+            return line_api.wait_for_reply(token, timeout=timeout)
+        except AssertionError:
+            return None
+
+    say("ทำพาสปอร์ตต้องใช้อะไรบ้าง")
+    handoff = say("ขอคุยกับเจ้าหน้าที่หน่อย")
+    assert handoff is not None and any("คิว" in t for t in _texts(handoff))
+
+    headers = _agent(line_gateway.base_url, "สมใจ")
+    queue = httpx.get(f"{line_gateway.base_url}/api/agent/queue", headers=headers, timeout=10).json()
+    mine = [c for c in queue["conversations"] if c["sender"] == f"line:{user}"]
+    assert len(mine) == 1 and mine[0]["channel"] == "line"
+    cid = mine[0]["id"]
+
+    waiting = say("รอนานไหมคะ")  # no agent yet: told it was passed on
+    assert waiting is not None and any("เจ้าหน้าที่" in t for t in _texts(waiting))
+
+    base = f"{line_gateway.base_url}/api/agent/conversations/{cid}"
+    assert httpx.post(f"{base}/take", headers=headers, timeout=10).status_code == 200
+    line_api.wait_for(lambda records: len(_pushes(records, user)) >= 1)  # "taken" notice
+    before = len(_pushes(line_api.requests, user))
+    answer = httpx.post(
+        f"{base}/messages", json={"text": "สวัสดีค่ะ ต้องใช้บัตรประชาชนค่ะ"}, headers=headers, timeout=30
+    )
+    assert answer.status_code == 200
+    pushes = line_api.wait_for(lambda records: _pushes(records, user)[before:] or None)
+    assert len(pushes) == 1
+    message: dict[str, Any] = pushes[0].messages[0]
+    assert message["text"] == "สวัสดีค่ะ ต้องใช้บัตรประชาชนค่ะ"
+    assert message["sender"]["name"] == "สมใจ"
+
+    # Held by a person: the bot does not answer, nothing is replied.
+    assert say("ขอบคุณค่ะ", timeout=3) is None
+
+    assert httpx.post(f"{base}/release", headers=headers, timeout=10).status_code == 200
+    line_api.wait_for(lambda records: len(_pushes(records, user)) >= before + 2)  # "back to the bot"
+    after = say("ทำพาสปอร์ตกี่บาท")
+    assert after is not None and "1,000" in " ".join(str(m) for m in after.messages)
+    # Every agent message was pushed exactly once.
+    texts = [t for r in _pushes(line_api.requests, user) for t in _texts(r)]
+    assert texts.count("สวัสดีค่ะ ต้องใช้บัตรประชาชนค่ะ") == 1
