@@ -124,6 +124,7 @@ bench: up
 		python3 ../shared/eval/score.py --data ../shared/eval/dev.jsonl --concurrency 4 --show-failures 0 \
 		| tee results/bench-c4.txt | grep -E "latency|SUMMARY|CPU"
 	@echo "model size: $$(du -h $(MODEL) | cut -f1)   Rasa server memory: $$(python3 -m bench.memory run/rasa.pid)"
+	PYTHONPATH=$(CURDIR) $(SERVICES_ENV)/bin/python -m bench.handoff --json results/bench-handoff.json | tee results/bench-handoff.txt
 	PYTHONPATH=$(CURDIR) $(SERVICES_ENV)/bin/python -m bench.assist --data ../shared/eval/dev.jsonl --json results/bench-assist.json | tee results/bench-assist.txt
 
 ## bench-nlu: the project's NLU against its peers, the community Rasa pipeline and e5-knn (about 30 min)
