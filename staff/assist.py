@@ -19,6 +19,9 @@ so it answers as the chat does after the form: every amount, for the agent to pi
 A detail the caller did give ("แม่อายุ 75") is in the parse's entities and fills its slot
 as in the chat (domain.yml maps those slots from the entity of the same name).
 
+An alternative the agent clicks comes back as `service_id` (and `topic`): the answer is then
+about that service (and topic), as when a citizen presses a button the chat offers.
+
 `confidence` is how sure the NLU is of the service, as in the chat's envelope; an
 alternative's is how likely the NLU finds its service and its topic together (the product
 of the two probabilities), so services and topics rank in one list.
@@ -116,18 +119,18 @@ def understood_service(parse: Mapping[str, Any], service_id: str | None = None) 
 
 
 def alternatives(
-    parse: Mapping[str, Any], service: str | None, topic: str, *, chosen: bool = False,
-    limit: int = MAX_ALTERNATIVES,
+    parse: Mapping[str, Any], service: str | None, topic: str, *, chosen_service: bool = False,
+    chosen_topic: bool = False, limit: int = MAX_ALTERNATIVES,
 ) -> list[dict[str, Any]]:
     """Other likely (service, topic) pairs: the next services on this topic, the next topics of
-    this service, ranked together by the product of their probabilities. A service the agent
-    `chosen` is certain: its other topics rank by their own probability."""
+    this service, ranked together by the product of their probabilities. A service or topic the
+    agent chose is certain: the others rank by their own probability."""
     services = {r["name"]: float(r.get("confidence") or 0.0) for r in _services(parse)}
     topics = {r["name"]: float(r.get("confidence") or 0.0) for r in _topics(parse)}
-    p_topic = topics.get(topic, 0.0)
+    p_topic = 1.0 if chosen_topic else topics.get(topic, 0.0)
     pairs = [(s, topic, p * p_topic) for s, p in services.items() if s != service]
     if service:
-        p_service = 1.0 if chosen else services.get(service, 0.0)
+        p_service = 1.0 if chosen_service else services.get(service, 0.0)
         pairs += [(service, t, p_service * p) for t, p in topics.items() if t != topic]
     likely = sorted((pair for pair in pairs if pair[2] >= MIN_ALTERNATIVE_CONFIDENCE), key=lambda p: -p[2])
     return [{SERVICE_ID: s, TOPIC: t, CONFIDENCE: round(c, 3)} for s, t, c in likely[:limit]]
@@ -142,9 +145,12 @@ def _slots(parse: Mapping[str, Any]) -> dict[str, Any]:
     return slots
 
 
-def tracker_for(parse: Mapping[str, Any], service: str, *, form_ran: bool = False) -> dict[str, Any]:
+def tracker_for(
+    parse: Mapping[str, Any], service: str, *, topic: str | None = None, form_ran: bool = False
+) -> dict[str, Any]:
     """A tracker for one action call: a new conversation whose only message is the parse, read as
-    a question about `service` (sure, so the action answers instead of asking back)."""
+    a question about `service` (sure, so the action answers instead of asking back), and about
+    `topic` when the agent chose one (as a button's payload names it: an entity)."""
     services = {r["name"]: float(r.get("confidence") or 0.0) for r in _services(parse)}
     verdict = parse.get("service") or {}
     confidence = services.get(service, float(verdict.get("confidence") or 0.0))
@@ -154,6 +160,8 @@ def tracker_for(parse: Mapping[str, Any], service: str, *, form_ran: bool = Fals
         "intent": {"name": ASK_INTENT, "confidence": intent.get("confidence", 1.0)},
         "service": {**verdict, "name": service, "confidence": confidence, "ambiguous": False},
     }
+    if topic:
+        message["entities"] = [*(parse.get("entities") or []), {"entity": "topic", "value": topic}]
     # action_answer_service answers with what is known once the detail form ran for this message.
     events = [{"event": "action", "name": DETAIL_FORM}] if form_ran else []
     return {
@@ -229,7 +237,9 @@ class Assistant:
             raise AssistUnavailable(ACTIONS_DOWN, "action server: the reply is not an object")
         return result
 
-    async def assist(self, text: str, service_id: str | None = None) -> dict[str, Any]:
+    async def assist(
+        self, text: str, service_id: str | None = None, topic: str | None = None
+    ) -> dict[str, Any]:
         # Masked as the chat's channel masks a message before Rasa sees it (bot/channels/rest.py).
         question = mask(text or "").strip()
         if not question:
@@ -239,16 +249,18 @@ class Assistant:
         except RasaUnavailable as exc:
             raise AssistUnavailable(RASA_DOWN, str(exc)) from exc
         service = understood_service(parse, service_id or None)
-        topic = (parse.get("topic") or {}).get("name") or DEFAULT_TOPIC
+        chosen_topic = topic
+        topic = chosen_topic or (parse.get("topic") or {}).get("name") or DEFAULT_TOPIC
         confidence = next((r["confidence"] for r in _services(parse) if r["name"] == service), 0.0)
         answer = card = None
         if service:
-            result = await self._run_action(tracker_for(parse, service))
+            result = await self._run_action(tracker_for(parse, service, topic=chosen_topic))
             if _envelope(result.get("responses") or []) is None and any(
                 e.get("name") == NEEDS_DETAIL and e.get("value") for e in result.get("events") or []
             ):
                 # The chat would ask for the detail first; answer as it does once the form ran.
-                result = await self._run_action(tracker_for(parse, service, form_ran=True))
+                after_form = tracker_for(parse, service, topic=chosen_topic, form_ran=True)
+                result = await self._run_action(after_form)
             responses = [r for r in result.get("responses") or [] if isinstance(r, dict)]
             envelope = _envelope(responses) or {}
             if envelope.get(KIND) == ERROR:
@@ -264,20 +276,22 @@ class Assistant:
         return {
             "understanding": {SERVICE_ID: service, TOPIC: topic, CONFIDENCE: round(float(confidence), 3)},
             "answer": answer,
-            "alternatives": alternatives(parse, service, topic, chosen=bool(service_id)),
+            "alternatives": alternatives(
+                parse, service, topic, chosen_service=bool(service_id), chosen_topic=bool(chosen_topic)
+            ),
             "card": card,
         }
 
 
 async def assist(
-    text: str, service_id: str | None = None, *, assistant: Assistant | None = None
+    text: str, service_id: str | None = None, topic: str | None = None, *, assistant: Assistant | None = None
 ) -> dict[str, Any]:
-    """What the assistant understands of `text` and would answer; `service_id` is the agent's
-    choice of service (an alternative clicked). Raises EmptyQuestion and AssistUnavailable."""
+    """What the assistant understands of `text` and would answer; `service_id` and `topic` are
+    the agent's choice (an alternative clicked). Raises EmptyQuestion and AssistUnavailable."""
     if assistant is not None:
-        return await assistant.assist(text, service_id)
+        return await assistant.assist(text, service_id, topic)
     own = Assistant.from_settings(Settings.from_env())
     try:
-        return await own.assist(text, service_id)
+        return await own.assist(text, service_id, topic)
     finally:
         await own.aclose()

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from pydantic import BaseModel, Field
 
+from contract.replies import TOPICS
 from privacy import mask
 from staff import audit
 from staff.assist import Assistant, AssistUnavailable, EmptyQuestion
@@ -22,11 +23,14 @@ from staff.auth import CALL_CENTRE, StaffDb, StaffUser, require_roles
 # A caller's question, typed by the agent; the chat's channel takes at most 5000 characters.
 MAX_TEXT_CHARS = 2000
 EMPTY_TEXT = "พิมพ์คำถามของผู้โทรก่อนค่ะ"
+UNKNOWN_TOPIC = "ไม่รู้จักหัวข้อนี้"
 
 
 class AssistRequest(BaseModel):
     text: str = Field(max_length=MAX_TEXT_CHARS)
     service_id: str | None = Field(default=None, max_length=100)
+    # Beyond the spec: the topic of the alternative the agent clicked (docs/staff.md).
+    topic: str | None = None
 
 
 def assist_router() -> APIRouter:
@@ -50,9 +54,13 @@ def assist_router() -> APIRouter:
     ) -> dict[str, Any]:
         if not body.text.strip():
             raise HTTPException(422, EMPTY_TEXT)
+        if body.topic is not None and body.topic not in TOPICS:
+            raise HTTPException(422, UNKNOWN_TOPIC)
         detail: dict[str, Any] = {"text": mask(body.text), "service_id": body.service_id}
+        if body.topic:
+            detail["chosen_topic"] = body.topic
         try:
-            result = await request.app.state.assistant.assist(body.text, body.service_id)
+            result = await request.app.state.assistant.assist(body.text, body.service_id, body.topic)
         except EmptyQuestion:
             raise HTTPException(422, EMPTY_TEXT) from None
         except AssistUnavailable as exc:

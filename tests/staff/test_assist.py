@@ -88,7 +88,7 @@ def test_alternatives_rank_other_services_and_topics_together() -> None:
     assert not {a["service_id"] for a in found} & set(FOLLOW_UPS)
     # Too unlikely to show: vehicle-tax (0.0001 x 0.6).
     # The agent's own choice is certain: its other topics keep their own probability.
-    chosen = alternatives(parse, "id-card", "fee", chosen=True)
+    chosen = alternatives(parse, "id-card", "fee", chosen_service=True)
     assert chosen[:2] == [
         {"service_id": "passport", "topic": "fee", "confidence": 0.42},
         {"service_id": "id-card", "topic": "documents", "confidence": 0.3},
@@ -108,6 +108,9 @@ def test_tracker_is_a_new_conversation_read_as_the_service() -> None:
     assert tracker["slots"]["age"] == "อายุ 81 ปี" and tracker["slots"]["service"] is None
     assert tracker["events"] == [] and tracker["sender_id"].startswith("assist-")
     assert tracker_for(parse, "elderly-allowance")["sender_id"] != tracker["sender_id"]
+    # The agent's choice of topic goes as a button's payload names it.
+    chosen = tracker_for(parse, "elderly-allowance", topic="eligibility")["latest_message"]
+    assert {"entity": "topic", "value": "eligibility"} in chosen["entities"] and age in chosen["entities"]
     # Asked again as after the detail form: the action then answers with what is known.
     assert tracker_for(parse, "elderly-allowance", form_ran=True)["events"] == [
         {"event": "action", "name": DETAIL_FORM}
@@ -177,9 +180,12 @@ def tokens(gateway: TestClient, assist_db_url: str) -> Tokens:
     return tokens
 
 
-def ask(client: TestClient, token: str | None, text: str, service_id: str | None = None) -> httpx.Response:
+def ask(
+    client: TestClient, token: str | None, text: str, service_id: str | None = None, **extra: Any
+) -> httpx.Response:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    return client.post("/api/agent/assist", json={"text": text, "service_id": service_id}, headers=headers)
+    body = {"text": text, "service_id": service_id, **extra}
+    return client.post("/api/agent/assist", json=body, headers=headers)
 
 
 def understood(body: dict[str, Any]) -> tuple[str | None, str]:
@@ -230,6 +236,10 @@ def test_the_agents_choice_of_service_answers_for_it(gateway: TestClient, tokens
     assert "บาท" in body["answer"]["text"]
     # What the NLU itself thought is one click away again.
     assert ("driving-licence-renewal", "fee") in {(a["service_id"], a["topic"]) for a in body["alternatives"]}
+    # A topic alternative clicked (beyond the spec): that topic of the service.
+    steps = ask(gateway, tokens["supervisor"], question, "driving-licence-new", topic="documents").json()
+    assert understood(steps) == ("driving-licence-new", "documents")
+    assert steps["card"]["topic_label"] == "เอกสารที่ต้องใช้"
 
 
 @pytest.mark.postgres
@@ -254,6 +264,7 @@ def test_only_the_call_centre_may_ask(gateway: TestClient, tokens: Tokens) -> No
     assert ask(gateway, "not-a-token", question).status_code == 401
     assert ask(gateway, tokens["agency"], question).status_code == 403
     assert ask(gateway, tokens["agent"], "   ").status_code == 422
+    assert ask(gateway, tokens["agent"], question, "id-card", topic="horoscope").status_code == 422
 
 
 @pytest.mark.postgres
