@@ -358,3 +358,31 @@ def test_out_of_hours_offers_a_callback(
             agent.post(f"/api/agent/callbacks/{waiting[0]['id']}/done", {"outcome": "called"}).status_code
             == 404
         )
+
+
+def test_live_events_cross_gateway_processes(
+    gateway: str,
+    agents: Callable[..., Agent],
+    rasa_url: str,
+    rasa_token: str,
+    staff_db_url: str,
+    redis_url: str,
+) -> None:
+    """The agent's page on one gateway process sees what a citizen writes through another (Redis)."""
+    settings = Settings(
+        rasa_url=rasa_url, rasa_token=rasa_token, staff_db_url=staff_db_url, redis_url=redis_url
+    )
+    agent = agents("ข้ามเครื่อง")
+    events = EventReader(agent)  # connected to the first process
+    try:
+        with InProcessServer(create_app(settings)) as other:
+            citizen = Citizen(other.base_url)
+            handed_over(citizen)
+            cid = events.wait_for(lambda e: e.get("change") == "opened")["conversation_id"]
+            citizen.say("ฝากถามผ่านอีกเครื่องค่ะ")
+            event = events.wait_for(lambda e: e.get("type") == "message" and e["conversation_id"] == cid)
+            assert event["message"]["text"] == "ฝากถามผ่านอีกเครื่องค่ะ"
+        agent.post(f"/api/agent/conversations/{cid}/take")
+        agent.post(f"/api/agent/conversations/{cid}/release")
+    finally:
+        events.stop()
