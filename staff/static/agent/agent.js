@@ -646,37 +646,38 @@
     show(ui.convNotice, text);
   }
 
-  function act(button, request, done, conflict) {
+  // One action on the open conversation; resolves to whether it worked, once the queue is fresh
+  // (after a refusal too: the queue then shows who holds the conversation now).
+  function act(button, path, conflict) {
     var id = openId;
-    if (!id || button.disabled) { return Promise.resolve(); }
+    if (!id || button.disabled) { return Promise.resolve(false); }
     button.disabled = true;
     ui.convNotice.hidden = true;
-    return request(id).then(function () {
-      if (done) { done(id); }
+    return api('POST', '/api/agent/conversations/' + encodeURIComponent(id) + '/' + path).then(function () {
+      return true;
     }, function (error) {
-      if (error.status === 401) { return; }
-      notice(errorText(error, conflict));
-    }).then(function () {
+      if (error.status !== 401) { notice(errorText(error, conflict)); }
+      return false;
+    }).then(function (ok) {
       button.disabled = false;
-      return loadQueue().catch(function () {});
+      return loadQueue().catch(function () {}).then(function () { return ok; });
     });
   }
 
   function take() {
     if (ui.take.hidden) { return; }
-    act(ui.take, function (id) {
-      return api('POST', '/api/agent/conversations/' + encodeURIComponent(id) + '/take');
-    }, function () {
+    act(ui.take, 'take', TAKEN_BY_OTHER).then(function (ok) {
+      if (!ok) { return; }
       announce('รับเรื่องแล้ว');
-      window.setTimeout(function () { ui.reply.focus(); }, 0);
-    }, TAKEN_BY_OTHER);
+      if (!ui.reply.disabled) { ui.reply.focus(); }
+    });
   }
 
   function release() {
-    act(ui.release, function (id) {
-      return api('POST', '/api/agent/conversations/' + encodeURIComponent(id) + '/release');
-    }, function () {
-      closeView('คืนเรื่องให้ผู้ช่วยอัตโนมัติแล้ว');
+    var id = openId;
+    act(ui.release, 'release').then(function (ok) {
+      if (!ok) { return; }
+      if (openId === id || openId === null) { closeView('คืนเรื่องให้ผู้ช่วยอัตโนมัติแล้ว'); }
       focusQueue();
     });
   }
