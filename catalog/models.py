@@ -11,9 +11,10 @@ import datetime as dt
 import json
 import re
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -30,11 +31,39 @@ ChannelType = Literal["office", "website", "app", "phone", "line", "post", "bank
 # Plain text that must carry something; whitespace-only names are as useless as missing ones.
 NonEmpty = Annotated[str, Field(min_length=1, pattern=r"\S")]
 
+_THAI_LETTER = re.compile(r"[\u0e01-\u0e4e]")
+# Control characters, and U+FFFD which is what text in a wrong encoding turns into.
+_GARBLED = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ufffd]")
+
+
+def _thai(value: str) -> str:
+    # The citizen reads these fields as they are: an English or garbled line would reach the chat.
+    if value and not _THAI_LETTER.search(value):
+        raise ValueError("must be Thai text")
+    if _GARBLED.search(value):
+        raise ValueError("must not contain control characters or broken characters")
+    return value
+
+
+# Text shown to citizens: Thai, one short sentence per list item (a phone screen); "" where optional.
+ThaiText = Annotated[str, Field(max_length=500), AfterValidator(_thai)]
+ThaiItem = Annotated[str, Field(min_length=1, max_length=500, pattern=r"\S"), AfterValidator(_thai)]
+ThaiParagraph = Annotated[str, Field(max_length=2000), AfterValidator(_thai)]
+# What a caller dials: digits with dashes, spaces or commas between numbers ("02-572-8442", "1548").
+Phone = Annotated[str, Field(max_length=100, pattern=r"^(|[0-9][0-9 ,\-]*[0-9])$")]
+# The competent authority's code (staff accounts of role agency carry the same, staff/accounts.py).
+AgencyCode = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")]
+
 # Seeds are JSON: a number must be a JSON number, never "600" or true.
 Age = Annotated[StrictInt, Field(ge=0, le=150)]
 Count = Annotated[StrictInt, Field(ge=0)]
-Baht = Annotated[StrictInt, Field(ge=0)] | Annotated[StrictFloat, Field(ge=0)]
+# Far above any fee or benefit of a citizen service: an extra zero or two is still caught as a typo.
+MAX_BAHT = 10_000_000
+Baht = Annotated[StrictInt, Field(ge=0, le=MAX_BAHT)] | Annotated[StrictFloat, Field(ge=0, le=MAX_BAHT)]
 Years = Annotated[StrictInt, Field(gt=0)] | Annotated[StrictFloat, Field(gt=0)]
+# How long a record may go without a change before its agency is asked to review it.
+DEFAULT_REVIEW_DAYS = 365
+ReviewDays = Annotated[StrictInt, Field(ge=1, le=3650)]
 
 _URL = re.compile(r"^https?://[^\s/$.?#][^\s]*$")
 
@@ -52,12 +81,13 @@ class _Strict(BaseModel):
 
 
 class LocalizedName(_Strict):
-    th: NonEmpty
+    th: ThaiItem
     en: str = ""
 
 
 class CompetentAuthority(_Strict):
-    name_th: NonEmpty
+    id: AgencyCode
+    name_th: ThaiItem
     name_en: str = ""
     website: str = ""
 
@@ -86,9 +116,9 @@ class Amount(_Strict):
     """One line of `fees` or `benefits`; `amount` is in baht, or null when the item is not a
     fixed sum (a share of wages): its `item` and `note` then say what it is."""
 
-    item: NonEmpty
+    item: ThaiItem
     amount: Baht | None
-    note: str = ""
+    note: ThaiText = ""
     applies_to: AppliesTo = Field(default_factory=AppliesTo)
 
     @field_validator("amount")
@@ -99,15 +129,15 @@ class Amount(_Strict):
 
 
 class Document(_Strict):
-    name: NonEmpty
+    name: ThaiItem
     originals: Count = 0
     copies: Count = 0
-    note: str = ""
+    note: ThaiText = ""
 
 
 class Channel(_Strict):
     type: ChannelType
-    name: NonEmpty
+    name: ThaiItem
     url: str = ""
     hours: str = ""
 
@@ -118,7 +148,7 @@ class Channel(_Strict):
 
 
 class Contact(_Strict):
-    hotline: str = ""
+    hotline: Phone = ""
     website: str = ""
     line: str = ""
 
@@ -134,22 +164,23 @@ class ServiceRecord(_Strict):
     name: LocalizedName
     synonyms: list[NonEmpty] = []
     competent_authority: CompetentAuthority
-    description: str = ""
-    eligibility: list[NonEmpty] = []
+    description: ThaiParagraph = ""
+    eligibility: list[ThaiItem] = []
     documents: list[Document] = []
     fees: list[Amount] = []
     benefits: list[Amount] = []
-    payment_schedule: str = ""
+    payment_schedule: ThaiText = ""
     channels: list[Channel] = []
-    steps: list[NonEmpty] = []
-    processing_time: str = ""
-    deadlines: list[NonEmpty] = []
-    penalties: list[NonEmpty] = []
-    status_check: str = ""
+    steps: list[ThaiItem] = []
+    processing_time: ThaiText = ""
+    deadlines: list[ThaiItem] = []
+    penalties: list[ThaiItem] = []
+    status_check: ThaiText = ""
     contact: Contact = Field(default_factory=Contact)
-    legal_basis: list[NonEmpty] = []
+    legal_basis: list[ThaiItem] = []
     source_url: str
     updated: dt.date
+    review_days: ReviewDays = DEFAULT_REVIEW_DAYS
 
     @field_validator("source_url")
     @classmethod
@@ -215,3 +246,78 @@ def load_seeds(seed_dir: Path = SEED_DIR) -> list[ServiceRecord]:
     if errors:
         raise SeedError("\n".join(errors))
     return records
+
+
+# -- edits by an agency (catalog/store.py) -------------------------------------------------------------
+class RecordInvalid(ValueError):
+    """An edited record that may not go live; `errors` are `{"field", "message"}` in Thai for the
+    agency's officer (../shared/spec/staff-api.md, Agency API)."""
+
+    def __init__(self, errors: list[dict[str, str]]) -> None:
+        super().__init__("; ".join(f"{e['field']}: {e['message']}" for e in errors))
+        self.errors = errors
+
+
+# The messages of the validators above, for an officer who is not a programmer.
+_VALUE_MESSAGES = {
+    "must be an http(s) URL": "ต้องเป็นลิงก์ที่ขึ้นต้นด้วย http:// หรือ https://",
+    "must be Thai text": "ต้องเป็นข้อความภาษาไทย",
+    "must not contain control characters or broken characters": "มีอักขระที่อ่านไม่ได้ปนอยู่",
+    "age_min must not be greater than age_max": "age_min ต้องไม่มากกว่า age_max",
+}
+
+
+def _message(error: Any) -> str:
+    kind, ctx = error["type"], error.get("ctx") or {}
+    if kind == "value_error":
+        text = str(ctx.get("error", ""))
+        return _VALUE_MESSAGES.get(text, text or error["msg"])
+    if kind == "missing":
+        return "ต้องมีช่องนี้"
+    if kind == "extra_forbidden":
+        return "ไม่มีช่องนี้ในระเบียน (docs/catalog-record.md)"
+    if kind in ("string_too_short", "list_too_short"):
+        return "ต้องกรอก"
+    if kind == "string_too_long":
+        return f"ยาวเกิน {ctx.get('max_length')} ตัวอักษร"
+    if kind in ("int_type", "float_type", "int_parsing", "float_parsing", "int_from_float"):
+        return "ต้องเป็นตัวเลข (ไม่ใส่เครื่องหมายคำพูด)"
+    if kind == "greater_than_equal":
+        return f"ต้องไม่น้อยกว่า {ctx.get('ge')}"
+    if kind == "greater_than":
+        return f"ต้องมากกว่า {ctx.get('gt')}"
+    if kind == "less_than_equal":
+        return f"ต้องไม่เกิน {ctx.get('le'):,}"
+    if kind == "string_type":
+        return "ต้องเป็นข้อความ"
+    if kind == "list_type":
+        return "ต้องเป็นรายการ [...]"
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        return "ต้องเป็นชุดข้อมูล {...}"
+    if kind == "literal_error":
+        return f"ต้องเป็นค่าใดค่าหนึ่ง: {ctx.get('expected')}"
+    if kind.startswith("date_"):
+        return "ต้องเป็นวันที่แบบ YYYY-MM-DD"
+    if kind == "string_pattern_mismatch":
+        return "รูปแบบไม่ถูกต้อง"
+    return str(error["msg"])
+
+
+def field_errors(exc: ValidationError) -> list[dict[str, str]]:
+    """One `{"field", "message"}` per problem; a union's branches say the same thing once."""
+    seen: dict[tuple[str, str], None] = {}
+    for error in exc.errors():
+        seen.setdefault((_where(error["loc"]), _message(error)), None)
+    return [{"field": field, "message": message} for field, message in seen]
+
+
+def validate_edit(document: dict[str, Any]) -> ServiceRecord:
+    """An edited record as it would go live, or RecordInvalid. Stricter than a seed in one way:
+    the source an edit keeps must be a secure (https) page, the record's or a new one."""
+    try:
+        record = ServiceRecord.model_validate(document)
+    except ValidationError as exc:
+        raise RecordInvalid(field_errors(exc)) from exc
+    if not record.source_url.startswith("https://"):
+        raise RecordInvalid([{"field": "source_url", "message": "ต้องเป็นลิงก์ที่ขึ้นต้นด้วย https://"}])
+    return record
