@@ -16,7 +16,16 @@ from typing import Any
 
 import pytest
 
-from contract.replies import KINDS
+from contract.replies import (
+    ANSWER,
+    FEEDBACK_HELPFUL,
+    FEEDBACK_UNHELPFUL,
+    FEEDBACK_VALUES,
+    HUMAN_OPTION,
+    HUMAN_PAYLOAD,
+    KINDS,
+    feedback_payload,
+)
 from privacy import EMAIL_MASK, NATIONAL_ID_MASK, PHONE_MASK
 
 pytestmark = [pytest.mark.e2e, pytest.mark.needs_model]
@@ -52,6 +61,11 @@ class Conversation:
     def __init__(self, rasa_url: str) -> None:
         self.rasa_url = rasa_url
         self.sender = new_sender()
+        self.messages: list[dict[str, Any]] = []  # the latest turn's
+
+    def payloads(self) -> list[str]:
+        """The payloads of the latest turn's buttons."""
+        return [b["payload"] for m in self.messages for b in m.get("buttons") or []]
 
     def say(self, text: str) -> tuple[dict[str, Any], str]:
         """The turn's envelope and the text of its messages."""
@@ -63,6 +77,9 @@ class Conversation:
         assert messages[-1] is custom[0], f"{text!r}: the envelope is not the last message: {messages}"
         envelope = custom[0]["custom"]
         assert envelope.get("kind") in KINDS, f"{text!r}: unknown kind in {envelope}"
+        if envelope["kind"] == ANSWER:  # channels may offer to rate every answer
+            assert envelope.get("feedback") == list(FEEDBACK_VALUES), f"{text!r}: {envelope}"
+        self.messages = messages
         words = "\n".join(m["text"] for m in messages if m.get("text"))
         assert words.strip(), f"{text!r}: nothing for people to read in {messages}"
         return envelope, words
@@ -229,6 +246,49 @@ def test_a_handoff_after_a_question_names_the_agency_hotline(chat: Conversation)
     assert (envelope["kind"], envelope.get("service_id")) == ("handoff", "id-card")
     assert "1111" in words
     assert "1548" in words  # the Department of Provincial Administration's line, from the catalog
+
+
+# -- a person: asked for, or offered when the bot is not getting there --------------------------------
+@pytest.mark.parametrize("text", ["ขอคุยกับคน", "ขอคุยกับเจ้าหน้าที่", "ติดต่อแอดมิน", "ขอคนจริง",
+                                  "อยากให้คนจริงๆ มาตอบแทนบอทค่ะ"])  # fmt: skip
+def test_asking_for_a_person_is_a_handoff_at_once(chat: Conversation, text: str) -> None:
+    envelope, words = chat.say(text)
+    assert envelope == {"kind": "handoff"}
+    assert "เจ้าหน้าที่" in words and "1111" in words  # a channel without a staff desk still has the hotline
+
+
+def test_asked_back_twice_in_a_row_offers_a_person_and_the_button_hands_over(chat: Conversation) -> None:
+    # เบี้ย alone is both the elderly and the disability allowance: the bot asks which.
+    envelope, _ = chat.say("อยากรู้ว่าเบี้ยได้เดือนละกี่บาท")
+    assert envelope["kind"] == "clarify"
+    assert HUMAN_PAYLOAD not in chat.payloads()  # once is not yet a reason
+    envelope, _ = chat.say("ก็เบี้ยนั่นแหละค่ะ")
+    assert envelope["kind"] == "clarify"
+    assert envelope["options"][-1] == HUMAN_OPTION and len(envelope["options"]) > 1  # besides the options
+    assert chat.payloads()[-1] == HUMAN_PAYLOAD
+    assert chat.say(HUMAN_PAYLOAD)[0]["kind"] == "handoff"
+
+
+def test_a_complaint_typed_after_an_answer_offers_a_person(chat: Conversation) -> None:
+    assert chat.say("บัตรประชาชนหายต้องทำยังไง")[0]["kind"] == "answer"
+    envelope, words = chat.say("คำตอบแบบนี้ไม่ได้ช่วยอะไรเลยค่ะ")
+    assert (envelope["kind"], envelope["options"], envelope.get("service_id")) == (
+        "clarify", [HUMAN_OPTION], "id-card")  # fmt: skip
+    assert chat.payloads() == [HUMAN_PAYLOAD]
+    assert "1548" in words  # the agency's own line, from the catalog
+    envelope, _ = chat.say(HUMAN_PAYLOAD)
+    assert (envelope["kind"], envelope.get("service_id")) == ("handoff", "id-card")
+
+
+def test_rating_buttons_are_thanked_or_offer_a_person(chat: Conversation) -> None:
+    envelope, _ = chat.say("จดทะเบียนสมรสต้องเอาเอกสารอะไรไป")
+    assert envelope["kind"] == "answer" and envelope["feedback"] == list(FEEDBACK_VALUES)
+    # The answer's own buttons are follow-up questions; rating buttons are the channel's to draw.
+    assert not [p for p in chat.payloads() if p.startswith("/feedback") or p == HUMAN_PAYLOAD]
+    assert chat.say(feedback_payload(FEEDBACK_HELPFUL))[0] == {"kind": "thanks"}
+    envelope, _ = chat.say(feedback_payload(FEEDBACK_UNHELPFUL))
+    assert (envelope["kind"], envelope.get("service_id")) == ("clarify", "marriage-registration")
+    assert chat.payloads() == [HUMAN_PAYLOAD]
 
 
 # -- personal data ------------------------------------------------------------------------------------------
