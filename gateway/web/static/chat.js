@@ -524,8 +524,10 @@
 
   function schedulePoll() {
     window.clearTimeout(live.pollTimer);
+    live.pollTimer = null;
     if (!state.agent) { return; }
     live.pollTimer = window.setTimeout(function () {
+      live.pollTimer = null;
       poll().finally(schedulePoll);
     }, live.open ? POLL_STREAM_UP_MS : POLL_STREAM_DOWN_MS);
   }
@@ -547,9 +549,11 @@
       // Reconnect ourselves with the newest cursor and a growing delay; poll meanwhile.
       source.close();
       if (live.source !== source) { return; }
+      var wasOpen = live.open;
       live.source = null;
       live.open = false;
-      schedulePoll();
+      // Each failed reconnect must not push the next poll back: only losing the stream reschedules it.
+      if (wasOpen || live.pollTimer === null) { schedulePoll(); }
       var delay = Math.min(STREAM_RETRY_MAX_MS, 1000 * Math.pow(2, live.retries));
       live.retries += 1;
       live.retryTimer = window.setTimeout(openStream, delay / 2 + Math.random() * delay / 2);
@@ -569,6 +573,7 @@
     live.open = false;
     live.retries = 0;
     window.clearTimeout(live.pollTimer);
+    live.pollTimer = null;
     window.clearTimeout(live.retryTimer);
   }
 

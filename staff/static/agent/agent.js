@@ -294,10 +294,12 @@
   // ---- live: Server-Sent Events over fetch (an EventSource cannot send the Authorization header) ----
 
   function setLive(on) {
+    var changed = stream.live !== on;
     stream.live = on;
     ui.connection.dataset.state = on ? 'on' : 'off';
     ui.connection.textContent = on ? 'อัปเดตสด' : 'กำลังเชื่อมต่อใหม่… (ดึงข้อมูลทุก 5 วินาที)';
-    schedulePoll();
+    // Each failed reconnect must not push the next poll back: only a change of state reschedules it.
+    if (changed || pollTimer === null) { schedulePoll(); }
   }
 
   function startLive() {
@@ -313,6 +315,7 @@
     stream.controller = null;
     window.clearTimeout(stream.timer);
     window.clearTimeout(pollTimer);
+    pollTimer = null;
     window.clearInterval(clockTimer);
     stream.live = false;
   }
@@ -385,8 +388,10 @@
 
   function schedulePoll() {
     window.clearTimeout(pollTimer);
+    pollTimer = null;
     if (!token) { return; }
     pollTimer = window.setTimeout(function () {
+      pollTimer = null;
       loadQueue().catch(function () {});
       loadCallbacks();
       schedulePoll();
