@@ -399,6 +399,85 @@ def test_out_of_hours_the_citizen_leaves_a_number_and_an_agent_calls_back(
     expect(request).to_have_count(0)
 
 
+def hand_over(citizen: Page, base_url: str, question: str) -> None:
+    """A new citizen asks a question, then for a person."""
+    citizen.goto(base_url + "/")
+    chat(citizen, question)
+    chat(citizen, ASK_FOR_A_PERSON)
+    expect(citizen.locator("#status-line")).to_contain_text("รอเจ้าหน้าที่ค่ะ")
+
+
+def test_forward_to_a_colleague_then_close_with_an_outcome(
+    gateway: str, new_page: Callable[..., Page], make_agent: Callable[[str], tuple[str, str, str]]
+) -> None:
+    first, second = make_agent("กมล ส่งต่อ"), make_agent("ชไม รับต่อ")
+    agent, colleague = new_page(), new_page()
+    sign_in(agent, gateway, first[0], first[1])
+    sign_in(colleague, gateway, second[0], second[1])
+    citizen = new_page(desk=False)
+    question = f"เบี้ยยังชีพคนชรารับเดือนละกี่บาท {secrets.token_hex(2)}"
+    hand_over(citizen, gateway, question)
+
+    queue_item(agent, ASK_FOR_A_PERSON).filter(has_text="รอรับเรื่อง").first.click()
+    agent.get_by_role("button", name="รับเรื่อง", exact=True).click()
+    expect(agent.get_by_label("ข้อความถึงประชาชน")).to_be_enabled()
+    agent.locator("#conv-title").press("f")
+    dialog = agent.get_by_role("dialog", name="ส่งต่อให้เพื่อนร่วมงาน")
+    expect(dialog).to_be_visible()
+    dialog.get_by_label("ส่งถึง").select_option(second[0])
+    dialog.get_by_role("button", name="ส่งต่อ").click()
+    expect(dialog).to_be_hidden()
+    expect(agent.locator("#conv-state")).to_contain_text("รับโดย ชไม รับต่อ")
+    expect(agent.get_by_label("ข้อความถึงประชาชน")).to_be_disabled()
+
+    # The colleague's queue shows it as theirs, live; they write and close it with an outcome.
+    theirs = colleague.locator("#queue-list button[data-status=mine]")
+    expect(theirs).to_have_count(1, timeout=LIVE_MS)
+    theirs.click()
+    colleague.get_by_label("ข้อความถึงประชาชน").fill("ชไมรับเรื่องต่อค่ะ")
+    colleague.get_by_label("ข้อความถึงประชาชน").press("Enter")
+    expect(citizen.locator("#log .msg-agent").last).to_contain_text("เจ้าหน้าที่ ชไม รับต่อ", timeout=LIVE_MS)
+    colleague.locator("#conv-title").press("c")
+    closing = colleague.get_by_role("dialog", name="ปิดเรื่อง")
+    closing.get_by_label("แนะนำให้ติดต่อหน่วยงาน").check()
+    closing.get_by_label("บันทึกเพิ่มเติม (ไม่บังคับ)").fill("แนะนำให้ติดต่อ อปท. ใกล้บ้าน")
+    closing.get_by_role("button", name="ปิดเรื่อง").click()
+    expect(closing).to_be_hidden()
+    expect(colleague.locator("#placeholder")).to_contain_text("ปิดเรื่องแล้ว: แนะนำให้ติดต่อหน่วยงาน")
+    expect(citizen.locator("#status-line")).to_have_text(RELEASED, timeout=LIVE_MS)
+    expect(queue_item(agent, ASK_FOR_A_PERSON).filter(has_text="ชไม")).to_have_count(0, timeout=LIVE_MS)
+
+
+def test_without_the_live_feeds_both_pages_still_update(
+    gateway: str, new_page: Callable[..., Page], make_agent: Callable[[str], tuple[str, str, str]]
+) -> None:
+    """A proxy that cuts streams: the console polls the queue, the chat polls /web/updates."""
+    username, password, _ = make_agent("พร ไม่มีสตรีม")
+    agent = new_page()
+    agent.route("**/api/agent/events", lambda route: route.abort("connectionreset"))
+    agent.goto(gateway + "/agent/")
+    agent.get_by_label("ชื่อผู้ใช้").fill(username)
+    agent.get_by_label("รหัสผ่าน").fill(password)
+    agent.get_by_label("รหัสผ่าน").press("Enter")
+    expect(agent.locator("#connection")).to_have_attribute("data-state", "off")
+    expect(agent.locator("#connection")).to_contain_text("กำลังเชื่อมต่อใหม่")
+
+    citizen = new_page(desk=False)
+    citizen.route("**/web/updates/stream**", lambda route: route.abort("connectionreset"))
+    question = f"ต่อใบขับขี่ใช้อะไรบ้าง {secrets.token_hex(2)}"
+    hand_over(citizen, gateway, question)
+
+    item = agent.locator("#queue-list button[data-status=waiting]").filter(has_text=ASK_FOR_A_PERSON)
+    expect(item.first).to_be_visible(timeout=LIVE_MS)
+    item.first.click()
+    agent.get_by_role("button", name="รับเรื่อง", exact=True).click()
+    agent.get_by_label("ข้อความถึงประชาชน").fill("ข้อความผ่านการดึงข้อมูลเป็นระยะ")
+    agent.get_by_label("ข้อความถึงประชาชน").press("Enter")
+    expect(citizen.locator("#log .msg-agent")).to_contain_text("ข้อความผ่านการดึงข้อมูลเป็นระยะ", timeout=LIVE_MS)
+    agent.get_by_role("button", name="คืนให้ผู้ช่วยอัตโนมัติ").click()
+    expect(agent.locator("#placeholder")).to_contain_text("คืนเรื่องให้ผู้ช่วยอัตโนมัติแล้ว")
+
+
 def test_sign_in_refusals_and_an_expired_token(
     gateway: str, new_page: Callable[..., Page], make_agent: Callable[[str], tuple[str, str, str]]
 ) -> None:
@@ -474,6 +553,10 @@ def test_console_and_chat_controls_are_labelled(
     agent.get_by_label("สิ่งที่ผู้โทรถาม").fill("ทำพาสปอร์ตกี่บาท")
     agent.get_by_role("button", name="ถาม", exact=True).click()
     expect(agent.locator("#assist-result .understood")).to_be_visible()
+    # A desk screen of 1366x768: no sideways scrolling, the assist box on screen beside the queue.
+    assert agent.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    box = agent.get_by_role("complementary").bounding_box()
+    assert box is not None and box["x"] + box["width"] <= 1366 and box["x"] > 900
     agent.locator("#shortcuts summary").click()
     expect(agent.locator("#shortcuts")).to_contain_text("Alt")
     check_names(agent)  # the console, its dialogs and the assist result included
