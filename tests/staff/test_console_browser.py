@@ -310,6 +310,15 @@ def test_agent_takes_over_the_chat_and_hands_it_back(
     if os.environ.get("SCREENSHOT") == "1":
         agent.mouse.move(0, 0)
         agent.screenshot(path=str(SCREENSHOT))
+    # An alternative re-asks the same question about its service and topic.
+    alternative = result.locator(".alternatives button").first
+    expect(alternative).to_be_visible()
+    with agent.expect_request("**/api/agent/assist") as asked:
+        alternative.click()
+    body = json.loads(asked.value.post_data or "{}")
+    assert body["text"] == "ทำพาสปอร์ตกี่บาท" and body["service_id"] and body["topic"]
+    expect(agent.locator("#assist-scope")).to_contain_text(body["service_id"])
+    expect(result.locator(".understood")).to_contain_text(body["service_id"])
 
     # Back to the bot: the citizen is told, and the next question gets the bot's answer.
     agent.get_by_role("button", name="คืนให้ผู้ช่วยอัตโนมัติ").click()

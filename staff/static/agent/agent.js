@@ -936,12 +936,14 @@
 
   // ---- assist ----
 
-  function ask(text, serviceId) {
+  // An alternative re-asks with its service and topic (the server answers on that topic).
+  function ask(text, serviceId, topic) {
     ui.assistSend.disabled = true;
     ui.assistResult.setAttribute('aria-busy', 'true');
-    assistScope = serviceId ? { service_id: serviceId } : null;
+    assistScope = serviceId ? { service_id: serviceId, topic: topic || null } : null;
     renderScope();
-    return api('POST', '/api/agent/assist', { text: text, service_id: serviceId || null }).then(function (data) {
+    var body = { text: text, service_id: serviceId || null, topic: (serviceId && topic) || null };
+    return api('POST', '/api/agent/assist', body).then(function (data) {
       renderAssist(text, data || {});
     }, function (error) {
       if (error.status === 401) { return; }
@@ -958,7 +960,9 @@
 
   function renderScope() {
     ui.assistScope.hidden = !assistScope;
-    ui.assistScopeText.textContent = assistScope ? 'ถามเฉพาะบริการ ' + assistScope.service_id : '';
+    ui.assistScopeText.textContent = assistScope
+      ? 'ถามเฉพาะ ' + assistScope.service_id + (assistScope.topic ? ' · ' + topicLabel(assistScope.topic) : '')
+      : '';
   }
 
   function renderAssist(text, data) {
@@ -1024,7 +1028,7 @@
         var label = a.service_id + (a.topic ? ' · ' + topicLabel(a.topic) : '') + ' (' + percent(a.confidence) + ')';
         var button = el('button', 'ghost small', label);
         button.type = 'button';
-        button.addEventListener('click', function () { ask(text, a.service_id); });
+        button.addEventListener('click', function () { ask(text, a.service_id, a.topic); });
         group.appendChild(button);
       });
       alt.appendChild(group);
