@@ -8,7 +8,7 @@ disconnected it reads again from PostgreSQL (`GET /api/agent/queue`, `GET /web/u
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from redis.asyncio import Redis
@@ -17,6 +17,10 @@ from sse_starlette.sse import EventSourceResponse, ServerSentEvent
 QUEUE_CHANNEL = "staff:queue"
 # Comments keep idle connections open through proxies that cut silent ones.
 PING_SECONDS = 15
+
+
+def _sse(event: dict[str, Any]) -> ServerSentEvent:
+    return ServerSentEvent(data=json.dumps(event, ensure_ascii=False, default=str))
 
 
 def citizen_channel(sender: str) -> str:
@@ -30,25 +34,27 @@ class EventBus:
     async def publish(self, channel: str, event: dict[str, Any]) -> None:
         await self._redis.publish(channel, json.dumps(event, ensure_ascii=False, default=str))
 
-    async def listen(self, *channels: str) -> AsyncIterator[dict[str, Any]]:
-        pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
-        await pubsub.subscribe(*channels)
-        try:
-            async for message in pubsub.listen():
-                if message.get("type") == "message":
-                    yield json.loads(message["data"])
-        finally:
-            await pubsub.unsubscribe()
-            await pubsub.aclose()
+    def stream(
+        self, *channels: str, first: Callable[[], Awaitable[list[dict[str, Any]]]] | None = None
+    ) -> EventSourceResponse:
+        """An SSE response relaying the channels' events, after those `first` returns.
 
-    def stream(self, *channels: str, first: list[dict[str, Any]] | None = None) -> EventSourceResponse:
-        """An SSE response relaying the channels' events (after `first`, sent at once)."""
+        `first` (what is stored already) runs once the subscription is in place, so nothing
+        published between the two is missed; a page may see an event twice, never lose one.
+        """
 
         async def events() -> AsyncIterator[ServerSentEvent]:
-            for event in first or []:
-                yield ServerSentEvent(data=json.dumps(event, ensure_ascii=False, default=str))
-            async for event in self.listen(*channels):
-                yield ServerSentEvent(data=json.dumps(event, ensure_ascii=False, default=str))
+            pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+            await pubsub.subscribe(*channels)
+            try:
+                for event in await first() if first else []:
+                    yield _sse(event)
+                async for message in pubsub.listen():
+                    if message.get("type") == "message":
+                        yield _sse(json.loads(message["data"]))
+            finally:
+                await pubsub.unsubscribe()
+                await pubsub.aclose()
 
         return EventSourceResponse(
             events(), ping=PING_SECONDS, headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}

@@ -159,6 +159,9 @@ class HandoffDesk:
         }
         if row["author"] == "agent":
             view["agent"] = row["display_name"]
+        if row.get("event"):
+            # A page that polls instead of listening learns of the change from the message.
+            view["event"] = row["event"]
         return view
 
     # ---- the agents' side --------------------------------------------------------------------
@@ -227,11 +230,11 @@ class HandoffDesk:
         await self._announce(row, notice)
         return row
 
-    async def _system_message(self, conn: Any, conversation_id: str, text: str) -> dict[str, Any]:
+    async def _system_message(self, conn: Any, conversation_id: str, text: str, event: str) -> dict[str, Any]:
         cur = await conn.execute(
-            "INSERT INTO handoff_message (conversation_id, author, text)"
-            " VALUES (%s, 'system', %s) RETURNING *",
-            (conversation_id, text),
+            "INSERT INTO handoff_message (conversation_id, author, text, event)"
+            " VALUES (%s, 'system', %s, %s) RETURNING *",
+            (conversation_id, text, event),
         )
         return await cur.fetchone()
 
@@ -316,7 +319,7 @@ class HandoffDesk:
                     WHERE id = %s""",
                 (outcome, mask(note), conversation_id),
             )
-            notice = await self._system_message(conn, conversation_id, BACK_TO_BOT_TH)
+            notice = await self._system_message(conn, conversation_id, BACK_TO_BOT_TH, "released")
         await self._bus.publish(
             QUEUE_CHANNEL, {"type": "queue", "conversation_id": conversation_id, "change": "closed"}
         )

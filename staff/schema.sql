@@ -59,6 +59,8 @@ CREATE TABLE IF NOT EXISTS handoff_message (
     delivered_at    timestamptz
 );
 CREATE INDEX IF NOT EXISTS handoff_message_conversation ON handoff_message (conversation_id, id);
+-- A system message that marks a change the citizen's page acts on: 'taken', 'released'.
+ALTER TABLE handoff_message ADD COLUMN IF NOT EXISTS event text;
 
 -- Out of hours: a citizen's request to be called back, given with consent.
 CREATE TABLE IF NOT EXISTS callback_request (

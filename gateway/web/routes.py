@@ -214,13 +214,16 @@ def web_router(allowed_origins: tuple[str, ...]) -> APIRouter:
         cursor = _cursor(after or "0")
         if not re.fullmatch(SENDER_PATTERN, sender) or cursor is None:
             return JSONResponse({"error": "invalid request"}, status_code=422)
-        first: list[dict[str, Any]] = []
-        if after:
-            desk: HandoffDesk = request.app.state.desk
+        desk: HandoffDesk = request.app.state.desk
+
+        async def stored() -> list[dict[str, Any]]:
+            if not after:
+                return []
             messages, _ = await desk.updates(f"web:{sender}", cursor)
-            first = [{"type": "message", "message": m, "cursor": m["cursor"]} for m in messages]
+            return [{"type": "message", "message": m, "cursor": m["cursor"]} for m in messages]
+
         bus: EventBus = request.app.state.bus
-        return bus.stream(citizen_channel(f"web:{sender}"), first=first)
+        return bus.stream(citizen_channel(f"web:{sender}"), first=stored)
 
     @router.post("/web/callback", include_in_schema=False)
     async def callback(request: Request) -> JSONResponse:

@@ -70,7 +70,11 @@ def agent_router() -> APIRouter:
     @router.get("/events")
     async def events(user: Agent, request: Request) -> Any:
         bus: EventBus = request.app.state.bus
-        return bus.stream(QUEUE_CHANNEL, first=[{"type": "hello", "user": user.username}])
+        async def hello() -> list[dict[str, Any]]:
+            # Tells the page the subscription is in place (it reloads the queue then).
+            return [{"type": "hello", "user": user.username}]
+
+        return bus.stream(QUEUE_CHANNEL, first=hello)
 
     @router.get("/agents")
     async def agents(user: Agent, pool: StaffDb) -> dict[str, Any]:
