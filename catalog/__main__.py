@@ -1,4 +1,7 @@
-"""Command line: `python -m catalog --host 127.0.0.1 --port 8001 [--database URL] [--no-seed]`."""
+"""Command line: `python -m catalog --host 127.0.0.1 --port 8001 [--database URL] [--no-seed]`.
+
+The admin API (the gateway's agency edits) is on when CATALOG_ADMIN_TOKEN is set.
+"""
 
 from __future__ import annotations
 
@@ -82,7 +85,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         store.create_schema()
         if records:
-            log.info("seeded %d records from %s", store.upsert(records), args.seed_dir)
+            # Records already loaded keep their live state (and agencies' edits); see CatalogStore.seed.
+            log.info("loaded %d of %d seed records from %s", store.seed(records), len(records), args.seed_dir)
     except SQLAlchemyError as exc:
         # The URL may carry a password; name only the backend.
         print(

@@ -267,6 +267,12 @@ _VALUE_MESSAGES = {
 }
 
 
+def _number(value: Any) -> str:
+    # A union's int and float branches carry 0 and 0.0: one message for both.
+    number = float(value)
+    return f"{int(number):,}" if number.is_integer() else f"{number:,}"
+
+
 def _message(error: Any) -> str:
     kind, ctx = error["type"], error.get("ctx") or {}
     if kind == "value_error":
@@ -283,11 +289,11 @@ def _message(error: Any) -> str:
     if kind in ("int_type", "float_type", "int_parsing", "float_parsing", "int_from_float"):
         return "ต้องเป็นตัวเลข (ไม่ใส่เครื่องหมายคำพูด)"
     if kind == "greater_than_equal":
-        return f"ต้องไม่น้อยกว่า {ctx.get('ge')}"
+        return f"ต้องไม่น้อยกว่า {_number(ctx['ge'])}"
     if kind == "greater_than":
-        return f"ต้องมากกว่า {ctx.get('gt')}"
+        return f"ต้องมากกว่า {_number(ctx['gt'])}"
     if kind == "less_than_equal":
-        return f"ต้องไม่เกิน {ctx.get('le'):,}"
+        return f"ต้องไม่เกิน {_number(ctx['le'])}"
     if kind == "string_type":
         return "ต้องเป็นข้อความ"
     if kind == "list_type":
