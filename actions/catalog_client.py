@@ -1,9 +1,11 @@
-"""The catalog client the custom actions use: one HTTP session, retries, a short cache.
+"""The catalog client the custom actions use: one HTTP session, retries, a revalidated cache.
 
 Catalogs are listed in catalogs.yml (or the file CATALOGS_FILE names), so an
-agency that publishes its own catalog is added by configuration. A record is served
-from a cache for `cache_ttl_seconds`; when every catalog that may hold it is down,
-the last good copy up to `stale_ttl_seconds` old is served instead of nothing.
+agency that publishes its own catalog is added by configuration. A record is kept with its
+ETag and asked for again on every use with `If-None-Match`: the catalog answers 304 (no
+body) while the record is unchanged, and the new record at once after an agency's edit, so
+the next answer uses it. When every catalog that may hold it is down, the last good copy up
+to `stale_ttl_seconds` old (since a catalog last confirmed it) is served instead of nothing.
 """
 
 from __future__ import annotations
@@ -44,14 +46,23 @@ class Catalog:
         return self.services is None or service_id in self.services
 
 
+@dataclass(frozen=True)
+class _Copy:
+    """A record as a catalog last gave or confirmed it."""
+
+    record: dict[str, Any]
+    catalog: Catalog
+    etag: str | None
+    confirmed_at: float  # time.monotonic()
+
+
 @dataclass
 class CatalogClient:
     catalogs: list[Catalog]
-    cache_ttl: float = 300.0
     stale_ttl: float = 86400.0
     timeout: float = 3.0
     retries: int = 2
-    _cache: dict[str, tuple[float, dict[str, Any]]] = field(default_factory=dict)
+    _cache: dict[str, _Copy] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
@@ -83,42 +94,52 @@ class CatalogClient:
             catalogs[0] = Catalog(first.name, os.environ["CATALOG_URL"].rstrip("/"), first.services)
         return cls(
             catalogs=catalogs,
-            cache_ttl=float(config.get("cache_ttl_seconds", 300)),
             stale_ttl=float(config.get("stale_ttl_seconds", 86400)),
             timeout=float(config.get("timeout_seconds", 3)),
             retries=int(config.get("retries", 2)),
         )
 
     def service(self, service_id: str) -> tuple[dict[str, Any], Catalog]:
-        """The record of a service and the catalog it came from."""
+        """The record of a service and the catalog it came from, as the catalog has it now."""
         now = time.monotonic()
         with self._lock:
             cached = self._cache.get(service_id)
-        if cached and now - cached[0] < self.cache_ttl:
-            return cached[1]["record"], cached[1]["catalog"]
         failures = []
         for catalog in self.catalogs:
             if not catalog.may_hold(service_id):
                 continue
+            headers = {}
+            if cached is not None and cached.catalog == catalog and cached.etag:
+                headers["If-None-Match"] = cached.etag
             try:
-                response = self.session.get(f"{catalog.url}/services/{service_id}", timeout=self.timeout)
+                response = self.session.get(
+                    f"{catalog.url}/services/{service_id}", headers=headers, timeout=self.timeout
+                )
             except requests.RequestException as error:
                 failures.append(f"{catalog.name}: {type(error).__name__}")
                 continue
+            if response.status_code == 304 and cached is not None and "If-None-Match" in headers:
+                self._keep(service_id, cached.record, catalog, cached.etag, now)
+                return cached.record, catalog
             if response.status_code == 404:
                 continue
-            if not response.ok:
+            if not response.ok or response.status_code == 304:
                 failures.append(f"{catalog.name}: HTTP {response.status_code}")
                 continue
             record = response.json()
-            with self._lock:
-                self._cache[service_id] = (now, {"record": record, "catalog": catalog})
+            self._keep(service_id, record, catalog, response.headers.get("ETag"), now)
             return record, catalog
-        if cached and now - cached[0] < self.stale_ttl:
-            logger.warning("catalogs down (%s); serving the copy of %s cached %.0fs ago",
-                           "; ".join(failures), service_id, now - cached[0])
-            return cached[1]["record"], cached[1]["catalog"]
+        if cached and now - cached.confirmed_at < self.stale_ttl:
+            logger.warning("catalogs down (%s); serving the copy of %s confirmed %.0fs ago",
+                           "; ".join(failures), service_id, now - cached.confirmed_at)
+            return cached.record, cached.catalog
         if failures:
             logger.error("no catalog answered for %s: %s", service_id, "; ".join(failures))
             raise CatalogUnavailable("; ".join(failures))
         raise ServiceNotFound(service_id)
+
+    def _keep(
+        self, service_id: str, record: dict[str, Any], catalog: Catalog, etag: str | None, now: float
+    ) -> None:
+        with self._lock:
+            self._cache[service_id] = _Copy(record, catalog, etag, now)

@@ -10,7 +10,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support import TEST_RASA_TOKEN, catalog_command, free_port, start_process, stop_process
+from support import (
+    TEST_CATALOG_ADMIN_TOKEN,
+    TEST_RASA_TOKEN,
+    catalog_admin_token,
+    catalog_command,
+    free_port,
+    start_process,
+    stop_process,
+)
 from support import rasa_token as _rasa_token
 
 TESTS_DIR = Path(__file__).resolve().parent
@@ -31,13 +39,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(scope="session")
 def catalog_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Base URL (no trailing slash) of a seeded catalog service on a temp SQLite database."""
+    """Base URL (no trailing slash) of a seeded catalog service on a temp SQLite database; its
+    admin API takes TEST_CATALOG_ADMIN_TOKEN."""
     workdir = tmp_path_factory.mktemp("catalog")
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     proc = start_process(
         catalog_command(port, f"sqlite:///{workdir / 'catalog.db'}"),
         f"{base_url}/health",
+        env={"CATALOG_ADMIN_TOKEN": TEST_CATALOG_ADMIN_TOKEN},
         log_path=workdir / "catalog.log",
     )
     try:
@@ -114,6 +124,7 @@ def rasa_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     env = {k: v for k, v in os.environ.items() if k not in _STACK_DERIVED}
     env.update(ports, RUN_DIR=str(run_dir), TRACKER_DB_NAME="rasa_test", REST_TOKEN="")
     env.setdefault("RASA_TOKEN", TEST_RASA_TOKEN)
+    env.setdefault("CATALOG_ADMIN_TOKEN", TEST_CATALOG_ADMIN_TOKEN)
     env.setdefault("STACK_TIMEOUT", "600")
     url = f"http://127.0.0.1:{ports['RASA_PORT']}"
     try:
@@ -129,6 +140,7 @@ def rasa_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             raise RuntimeError(f"scripts/stack up failed ({run_dir}):\n{up.stdout}\n{up.stderr}")
         _wait_for_webhook(url, timeout=180)
         _STARTED["actions_url"] = f"http://127.0.0.1:{ports['ACTIONS_PORT']}/webhook"
+        _STARTED["catalog_url"] = f"http://127.0.0.1:{ports['CATALOG_PORT']}"
         yield url
     finally:
         subprocess.run([str(STACK), "down"], cwd=REPO_ROOT, env=env, capture_output=True, check=False)
@@ -147,3 +159,13 @@ def actions_url(rasa_url: str) -> str:
     import os
 
     return _STARTED.get("actions_url") or os.environ.get("ACTION_ENDPOINT_URL") or "http://127.0.0.1:5055/webhook"
+
+
+@pytest.fixture(scope="session")
+def stack_catalog(rasa_url: str) -> tuple[str, str]:
+    """(base URL, admin token) of the catalog the assistant at `rasa_url` answers from: the one
+    started with it, else CATALOG_URL and CATALOG_ADMIN_TOKEN (`make test` exports its test stack's)."""
+    import os
+
+    url = _STARTED.get("catalog_url") or os.environ.get("CATALOG_URL") or "http://127.0.0.1:8001"
+    return url.rstrip("/"), catalog_admin_token()

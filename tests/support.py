@@ -22,10 +22,18 @@ DEFAULT_SERVICES_PYTHON = ".venv/services/bin/python"
 # database for tests, never the `staff` database `make run` uses.
 TEST_RASA_TOKEN = "test-rasa-token"
 TEST_STAFF_DB_URL = "postgresql://postgres@127.0.0.1:5432/staff_test"
+# The catalog's admin API token (the gateway's agency edits) of the catalogs tests start, and of
+# the test stack (`make test` exports the same).
+TEST_CATALOG_ADMIN_TOKEN = "test-catalog-admin-token"
 
 
 def rasa_token() -> str:
     return os.environ.get("RASA_TOKEN") or TEST_RASA_TOKEN
+
+
+def catalog_admin_token() -> str:
+    """The admin token of the running stack's catalog (the `rasa_url` fixture's)."""
+    return os.environ.get("CATALOG_ADMIN_TOKEN") or TEST_CATALOG_ADMIN_TOKEN
 
 
 def staff_test_db_url() -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +16,7 @@ from rasa.shared.core.domain import Domain
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import ActionExecutor, CollectingDispatcher
-from support import free_port
+from support import TEST_CATALOG_ADMIN_TOKEN, free_port
 
 from actions import catalog as action_catalog
 from actions import details
@@ -656,10 +655,9 @@ def test_catalog_down_gives_an_error_envelope_and_the_conversation_goes_on(catal
 
 
 def test_the_stale_cache_serves_the_last_good_record(catalog_url: str) -> None:
-    client = CatalogClient([Catalog("test", catalog_url, None)], cache_ttl=0.05, stale_ttl=600, retries=0)
+    client = CatalogClient([Catalog("test", catalog_url, None)], stale_ttl=600, retries=0)
     fresh, source = client.service("passport")
     assert source.url == catalog_url
-    time.sleep(0.1)  # past cache_ttl: the next call must ask the catalog again
     client.catalogs = [Catalog("test", dead_url(), None)]
     stale, _ = client.service("passport")
     assert stale == fresh
@@ -667,8 +665,46 @@ def test_the_stale_cache_serves_the_last_good_record(catalog_url: str) -> None:
         client.service("id-card")  # never fetched, so nothing to fall back on
 
 
+def test_every_use_asks_the_catalog_with_the_etag_and_a_304_keeps_the_copy(catalog_url: str) -> None:
+    client = CatalogClient([Catalog("test", catalog_url, None)], retries=0)
+    sent: list[tuple[str | None, int]] = []
+    client.session.hooks["response"].append(
+        lambda response, *args, **kwargs: sent.append(
+            (response.request.headers.get("If-None-Match"), response.status_code)
+        )
+    )
+    first, _ = client.service("passport")
+    again, _ = client.service("passport")
+    assert again is first  # the copy kept: the catalog sent no body
+    assert [status for _, status in sent] == [200, 304]
+    assert sent[0][0] is None and sent[1][0] and sent[1][0].startswith('"')
+
+
+def _edit(catalog_url: str, service_id: str, fields: dict[str, Any]) -> dict[str, Any]:
+    """An agency's edit through the catalog's admin API (the gateway's way in)."""
+    request = urllib.request.Request(
+        f"{catalog_url}/admin/services/{service_id}", method="PATCH",
+        data=json.dumps({"by": "test", "fields": fields}).encode(),
+        headers={"Authorization": f"Bearer {TEST_CATALOG_ADMIN_TOKEN}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
+
+
+def test_an_agencys_edit_is_served_at_the_next_use(catalog_url: str) -> None:
+    client = CatalogClient([Catalog("test", catalog_url, None)], retries=0)
+    before, _ = client.service("vehicle-tax")
+    edited = _edit(catalog_url, "vehicle-tax", {"processing_time": "ได้ป้ายภาษีทันทีค่ะ"})
+    try:
+        after, _ = client.service("vehicle-tax")
+        assert after == edited and after["processing_time"] == "ได้ป้ายภาษีทันทีค่ะ" != before["processing_time"]
+    finally:
+        _edit(catalog_url, "vehicle-tax", {"processing_time": before["processing_time"]})
+    assert client.service("vehicle-tax")[0]["processing_time"] == before["processing_time"]
+
+
 def test_no_stale_copy_past_its_age(catalog_url: str) -> None:
-    client = CatalogClient([Catalog("test", catalog_url, None)], cache_ttl=0.0, stale_ttl=0.0, retries=0)
+    client = CatalogClient([Catalog("test", catalog_url, None)], stale_ttl=0.0, retries=0)
     client.service("passport")
     client.catalogs = [Catalog("test", dead_url(), None)]
     with pytest.raises(CatalogUnavailable):
