@@ -221,7 +221,7 @@ class HandoffDesk:
                     raise HeldByOther(current["agent"])
                 return current
             notice = await self._system_message(
-                conn, conversation_id, TAKEN_TH.format(name=f" {display_name} ")
+                conn, conversation_id, TAKEN_TH.format(name=f" {display_name} "), "taken"
             )
         await self._bus.publish(
             QUEUE_CHANNEL, {"type": "queue", "conversation_id": conversation_id, "change": "taken"}

@@ -186,7 +186,7 @@ def test_handoff_queue_take_write_release(
         assert somchai.post(f"/api/agent/conversations/{cid}/release").status_code == 200
         assert all(c["id"] != cid for c in somchai.queue())
         back = citizen.updates(after=updates["cursor"])["messages"]
-        assert back and back[-1]["from"] == "system"
+        assert back and back[-1]["from"] == "system" and back[-1]["event"] == "released"
 
         # The bot answers again, as if fresh.
         answer = citizen.say("ทำบัตรประชาชนใช้เอกสารอะไรบ้าง")
