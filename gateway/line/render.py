@@ -16,6 +16,7 @@ from linebot.v3.messaging import (
     TextMessage,
 )
 
+from contract.replies import FEEDBACK, FEEDBACK_HELPFUL, FEEDBACK_UNHELPFUL, feedback_payload
 from gateway.envelope import BotTurn, Button, Card, is_web_url
 
 # Limits from the Messaging API reference.
@@ -27,6 +28,9 @@ MAX_DISPLAY_TEXT = 300
 MAX_ALT_TEXT = 1500
 MAX_URI = 1000
 MAX_MESSAGES_PER_REQUEST = 5
+
+# The rating of an answer (docs/replies.md `feedback`), as the web page words it.
+FEEDBACK_TITLES = {FEEDBACK_HELPFUL: "👍 ช่วยได้", FEEDBACK_UNHELPFUL: "👎 ไม่ช่วย"}
 
 CARD_COLOR = "#1F4E8C"
 SOURCE_BUTTON_LABEL = "ดูข้อมูลจากหน่วยงาน"
@@ -97,6 +101,14 @@ def _action(button: Button) -> PostbackAction | MessageAction:
         )
     # A payload too long for postback data still works when the user "says" the title.
     return MessageAction(label=label, text=truncate(button.title, MAX_DISPLAY_TEXT))
+
+
+def feedback_buttons(turn: BotTurn) -> list[Button]:
+    """The ratings an answer's envelope offers, as buttons whose postback is the rating message."""
+    values = (turn.envelope or {}).get(FEEDBACK)
+    if not isinstance(values, list):
+        return []
+    return [Button(FEEDBACK_TITLES[v], feedback_payload(v)) for v in values if v in FEEDBACK_TITLES]
 
 
 def quick_reply(buttons: list[Button]) -> QuickReply | None:
@@ -207,7 +219,9 @@ def render_turn(turn: BotTurn) -> list[Message]:
     messages: list[Message] = [TextMessage(text=c) for c in chunks] + card
     if not messages and turn.buttons:
         messages.append(TextMessage(text="เลือกหัวข้อที่ต้องการได้เลยค่ะ"))
-    reply = quick_reply(turn.buttons)
+    # The bot's own buttons first; the rating takes what room LINE's 13 items leave.
+    own = turn.buttons[:MAX_QUICK_REPLY_ITEMS]
+    reply = quick_reply(own + feedback_buttons(turn)[: MAX_QUICK_REPLY_ITEMS - len(own)])
     if messages and reply is not None:
         messages[-1].quick_reply = reply
     return messages
