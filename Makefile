@@ -90,7 +90,8 @@ lint: setup
 
 ## browser: Debian's Chromium for the web page's tests (no browser download)
 browser:
-	@command -v chromium >/dev/null && fc-list | grep -qi tlwg || { apt-get update -qq && apt-get install -y -qq chromium fonts-thai-tlwg >/dev/null; }
+	@command -v chromium >/dev/null && fc-list | grep -qi tlwg && fc-list | grep -qi "color emoji" || \
+		{ apt-get update -qq && apt-get install -y -qq chromium fonts-thai-tlwg fonts-noto-color-emoji >/dev/null; }
 
 ## test: everything, on a fresh machine
 # The suites share one stack on ports of their own, so a running `make up` is not disturbed.

@@ -13,6 +13,7 @@ from contract.replies import (
     AGENT,
     ANSWER,
     CALLBACK,
+    CARD,
     CLARIFY,
     FORM,
     GOVERNMENT_HOTLINE,
@@ -68,6 +69,8 @@ def summarize(tracker: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, A
     transcript: list[dict[str, Any]] = []
     turn_texts: list[str] = []
     last_answer = None
+    # The Thai name agents read, from the last answer's card (the slot holds only the id).
+    service_name = None
     for event in tracker.get("events") or []:
         kind, text = event.get("event"), event.get("text")
         if kind == "user":
@@ -77,6 +80,8 @@ def summarize(tracker: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, A
         # the handoff (or small talk).
         if isinstance(custom, dict) and custom.get(KIND) in SUMMARY_KINDS and turn_texts:
             last_answer = "\n".join(turn_texts)
+        if isinstance(custom, dict) and isinstance(custom.get(CARD), dict) and custom[CARD].get("title"):
+            service_name = custom[CARD]["title"]
         if kind not in ("user", "bot") or not isinstance(text, str) or not text.strip():
             continue
         if kind == "user" and text.startswith("/"):
@@ -93,6 +98,7 @@ def summarize(tracker: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, A
         )
     summary = {
         SERVICE_ID: slots.get("service"),
+        "service_name": service_name if slots.get("service") else None,
         TOPIC: slots.get("topic"),
         "details": {k: slots[k] for k in DETAIL_SLOTS if slots.get(k) not in (None, "")},
         "bot_answer": mask(last_answer) if last_answer else None,

@@ -450,7 +450,7 @@
   function summaryTitle(c) {
     var s = c.summary || {};
     var parts = [];
-    if (s.service_id) { parts.push(s.service_id); }
+    if (s.service_id) { parts.push(s.service_name || s.service_id); }
     if (s.topic) { parts.push(topicLabel(s.topic)); }
     return parts.length ? parts.join(' · ') : 'ยังไม่ทราบบริการ';
   }
@@ -569,7 +569,7 @@
 
   function renderSummary(s) {
     ui.summary.textContent = '';
-    addFact(ui.summary, 'บริการ', s.service_id || 'ยังไม่ทราบ');
+    addFact(ui.summary, 'บริการ', s.service_name || s.service_id || 'ยังไม่ทราบ');
     addFact(ui.summary, 'เรื่อง', s.topic ? topicLabel(s.topic) : 'ยังไม่ทราบ');
     var details = s.details && typeof s.details === 'object' ? s.details : {};
     Object.keys(details).forEach(function (key) {
@@ -877,7 +877,7 @@
     addFact(ui.callbackFacts, 'ขอเมื่อ', cb.created_at ? new Date(parseTime(cb.created_at) || 0).toLocaleString('th-TH') : '');
     if (cb.note) { addFact(ui.callbackFacts, 'ข้อความ', cb.note); }
     var s = cb.summary || {};
-    if (s.service_id) { addFact(ui.callbackFacts, 'บริการ', s.service_id); }
+    if (s.service_id) { addFact(ui.callbackFacts, 'บริการ', s.service_name || s.service_id); }
     if (s.topic) { addFact(ui.callbackFacts, 'เรื่อง', topicLabel(s.topic)); }
   }
 
