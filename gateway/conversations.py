@@ -28,7 +28,7 @@ from contract.replies import (
 )
 from gateway.envelope import BotTurn, parse_turn
 from gateway.rasa_client import RasaClient, RasaUnavailable
-from privacy import mask, masked_logger
+from privacy import masked_logger
 from staff.handoff import HandoffDesk, Held
 from staff.hours import OfficeHours
 
@@ -64,7 +64,8 @@ def closed_text(hours: OfficeHours, callback_form: bool) -> str:
 
 def summarize(tracker: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """What an agent needs at a glance (service, topic, details, the bot's last real answer) and
-    the transcript, from Rasa's tracker. Text is masked by the desk when stored."""
+    the transcript, from Rasa's tracker. The citizen's text is masked by the desk when stored;
+    the bot's comes from the catalog."""
     slots = tracker.get("slots") or {}
     transcript: list[dict[str, Any]] = []
     turn_texts: list[str] = []
@@ -101,7 +102,7 @@ def summarize(tracker: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, A
         "service_name": service_name if slots.get("service") else None,
         TOPIC: slots.get("topic"),
         "details": {k: slots[k] for k in DETAIL_SLOTS if slots.get(k) not in (None, "")},
-        "bot_answer": mask(last_answer) if last_answer else None,
+        "bot_answer": last_answer,
     }
     return summary, transcript
 

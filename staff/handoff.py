@@ -59,6 +59,12 @@ def _iso(value: dt.datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
+def _masked(item: dict[str, Any]) -> str:
+    # The bot's own words come from the catalog (an agency's phone number is not personal
+    # data); it can only echo what the channel had masked already.
+    return mask(item["text"]) if item["from"] == "citizen" else item["text"]
+
+
 def _message_view(row: dict[str, Any]) -> dict[str, Any]:
     return {"from": row["author"], "text": row["text"], "at": _iso(row["at"]), "agent": row["display_name"]}
 
@@ -101,7 +107,7 @@ class HandoffDesk:
                     await conn.execute(
                         "INSERT INTO handoff_message (conversation_id, author, text, at, delivered_at)"
                         " VALUES (%s, %s, %s, coalesce(%s, now()), now())",
-                        (conversation_id, item["from"], mask(item["text"]), item.get("at")),
+                        (conversation_id, item["from"], _masked(item), item.get("at")),
                     )
         held = await self.held(sender)
         assert held is not None
