@@ -31,6 +31,9 @@ for name, value in {
     "ACTION_ENDPOINT_URL": "http://127.0.0.1:5055/webhook", "TRACKER_DB_HOST": "127.0.0.1",
     "TRACKER_DB_PORT": "5432", "TRACKER_DB_NAME": "rasa", "TRACKER_DB_USER": "postgres",
     "TRACKER_DB_PASSWORD": "", "REDIS_HOST": "127.0.0.1", "REDIS_PORT": "6379", "REDIS_LOCK_DB": "1",
+    # Read with the rest of endpoints.yml, though this benchmark's store publishes nowhere.
+    "RABBITMQ_HOST": "127.0.0.1", "RABBITMQ_PORT": "5672", "RABBITMQ_USER": "guest",
+    "RABBITMQ_PASSWORD": "guest", "RABBITMQ_EXCHANGE": "rasa.rasa", "RABBITMQ_QUEUE": "rasa_events.rasa",
 }.items():
     os.environ.setdefault(name, value)
 

@@ -6,6 +6,11 @@ new events. ``SQLTrackerStore`` builds both queries with the SQLAlchemy ORM each
 of a turn. This store keeps Rasa's table and rows exactly as they are (Rasa's tools,
 ``rasa export`` and any SQL reading ``events`` keep working) and runs the same two
 queries as plain SQL, one transaction each.
+
+With an event broker (endpoints.yml: RabbitMQ, for analytics/), the events a save adds are
+published once they are stored, not before: Rasa's ``stream_events`` reads the whole
+conversation back once more to find them, and publishes before the write, so a consumer that
+checks the tracker store could find them missing.
 """
 
 from __future__ import annotations
@@ -51,14 +56,17 @@ class FastSQLTrackerStore(SQLTrackerStore):
         return DialogueStateTracker.from_dict(sender_id, events, self.domain.slots)
 
     async def save(self, tracker: DialogueStateTracker) -> None:
-        await self.stream_events(tracker)
         with self.engine.begin() as connection:
             params = self._session_params(tracker.sender_id)
             stored = connection.execute(COUNT_CURRENT_SESSION, params).scalar()
-            rows = [self._row(tracker.sender_id, event.type_name, event.as_dict())
-                    for event in list(tracker.events)[stored:]]
+            # The events since the stored session's end: what Rasa's stream_events would publish
+            # (TrackerEventDiffEngine takes the same slice of a tracker read back).
+            new_events = list(tracker.events)[stored:]
+            rows = [self._row(tracker.sender_id, event.type_name, event.as_dict()) for event in new_events]
             if rows:
                 connection.execute(self.SQLEvent.__table__.insert(), rows)
+        if self.event_broker is not None and new_events:
+            await self._stream_new_events(self.event_broker, new_events, tracker.sender_id)
 
     @staticmethod
     def _row(sender_id: str, type_name: str, data: dict[str, Any]) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import redis
 import sqlalchemy as sa
+from rasa.core.brokers.broker import EventBroker
 from rasa.core.lock_store import LockStore
 from rasa.core.tracker_store import SQLTrackerStore, TrackerStore
 from rasa.shared.core.domain import Domain
@@ -89,7 +90,10 @@ def endpoint_environment(monkeypatch: pytest.MonkeyPatch, database: str) -> None
                        "TRACKER_DB_HOST": PG["host"], "TRACKER_DB_PORT": str(PG["port"]),
                        "TRACKER_DB_NAME": database, "TRACKER_DB_USER": PG["username"],
                        "TRACKER_DB_PASSWORD": PG["password"], "REDIS_HOST": REDIS["host"],
-                       "REDIS_PORT": str(REDIS["port"]), "REDIS_LOCK_DB": str(REDIS_TEST_DB)}.items():
+                       "REDIS_PORT": str(REDIS["port"]), "REDIS_LOCK_DB": str(REDIS_TEST_DB),
+                       "RABBITMQ_HOST": "127.0.0.1", "RABBITMQ_PORT": "5672", "RABBITMQ_USER": "guest",
+                       "RABBITMQ_PASSWORD": "guest", "RABBITMQ_EXCHANGE": "rasa.test",
+                       "RABBITMQ_QUEUE": "rasa_events.test"}.items():
         monkeypatch.setenv(key, value)
 
 
@@ -145,6 +149,55 @@ def test_fast_store_returns_the_latest_session_only(database: str) -> None:
         assert user_texts(await stock.retrieve_full_tracker(sender)) == ["เก่า", "ใหม่"]
 
     asyncio.run(scenario())
+
+
+class RecordingBroker(EventBroker):
+    """What the store publishes, and how many events were stored when it did."""
+
+    def __init__(self, database: str) -> None:
+        self.published: list[tuple[dict, int]] = []
+        self._engine = sa.create_engine(sa.engine.URL.create(
+            "postgresql", PG["username"], PG["password"] or None, PG["host"], PG["port"], database))
+
+    def publish(self, event: dict) -> None:
+        with self._engine.connect() as connection:
+            stored = connection.execute(sa.text("SELECT count(*) FROM events WHERE sender_id = :s"),
+                                        {"s": event["sender_id"]}).scalar()
+        self.published.append((event, stored))
+
+    def is_ready(self) -> bool:
+        return True
+
+
+def test_endpoints_yml_publishes_to_the_stacks_own_rabbitmq_queue(monkeypatch: pytest.MonkeyPatch) -> None:
+    endpoint_environment(monkeypatch, DB_NAME)
+    config = read_endpoint_config(str(REPO_ROOT / "endpoints.yml"), "event_broker")
+    assert config.type == "pika" and config.url == "127.0.0.1"
+    assert config.kwargs["queues"] == ["rasa_events.test"] and config.kwargs["exchange_name"] == "rasa.test"
+
+
+def test_fast_store_publishes_each_new_event_once_after_storing_it(database: str) -> None:
+    options = {"domain": DOMAIN, "dialect": "postgresql", "db": database, **PG}
+    broker = RecordingBroker(database)
+    fast = FastSQLTrackerStore(**options, event_broker=broker)
+    sender = f"t-{uuid.uuid4()}"
+
+    async def scenario() -> None:
+        tracker = new_tracker(sender)
+        one_turn(tracker, "ทำพาสปอร์ตกี่บาท")
+        await fast.save(tracker)
+        tracker = await fast.retrieve(sender)
+        one_turn(tracker, "ใช้เอกสารอะไร")
+        await fast.save(tracker)
+        await fast.save(tracker)  # nothing new: nothing published
+
+    asyncio.run(scenario())
+    stored = asyncio.run(fast.retrieve_full_tracker(sender))
+    assert [event for event, _ in broker.published] == [
+        {"sender_id": sender, **event.as_dict()} for event in stored.events
+    ]
+    # Each one published after its save was committed: a consumer reading the store finds it.
+    assert [count for _, count in broker.published] == [8] * 8 + [13] * 5
 
 
 def test_unknown_conversation_is_none(database: str) -> None:
