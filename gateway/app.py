@@ -18,6 +18,7 @@ from gateway.rasa_client import RasaClient
 from gateway.web.routes import web_router
 from privacy import masked_logger
 from staff.api.agent import agent_router
+from staff.api.analytics import analytics_router
 from staff.api.assist import assist_router
 from staff.api.auth import auth_router
 from staff.api.pages import pages_router
@@ -90,6 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(auth_router())
     app.include_router(agent_router())
     app.include_router(assist_router())
+    app.include_router(analytics_router())
     app.include_router(pages_router())
 
     @app.get("/health")
