@@ -3,7 +3,7 @@
 # runtime requirements only (tests and linters live in requirements/*-dev.txt):
 #   rasa     - the Rasa server with the trained model and its plugins (bot/)
 #   actions  - the action server on rasa-sdk alone, not Rasa (actions/)
-#   services - the catalog and the LINE/web gateway (Python 3.11, pydantic 2)
+#   services - the catalog, the LINE/web gateway with the staff side, the analytics consumer (Python 3.11)
 # contract/ and privacy/ are installed as packages into every image that uses them.
 
 # ---- Rasa's world: Python 3.10, pinned by requirements/rasa.lock ------------------------
@@ -86,6 +86,8 @@ COPY --from=services-deps /opt/venv /opt/venv
 WORKDIR /app
 COPY --chown=assistant catalog/ catalog/
 COPY --chown=assistant gateway/ gateway/
+COPY --chown=assistant staff/ staff/
+COPY --chown=assistant analytics/ analytics/
 RUN mkdir -p /app/run && chown assistant /app/run
 USER 1001
 EXPOSE 8001 8000
