@@ -53,3 +53,27 @@ def test_the_rating_keeps_within_thirteen_quick_replies() -> None:
 def test_a_rating_alone_still_rides_on_the_card() -> None:
     messages = render_turn(parse_turn(answer(buttons=0)))
     assert [i.action.label for i in items(messages)] == ["👍 ช่วยได้", "👎 ไม่ช่วย"]
+
+
+# ---- against the real assistant, through the LINE API double ----
+
+
+def test_a_citizen_rates_an_answer_on_line(line_gateway: Any, line_api: Any) -> None:
+    from line_events import postback_event, source, text_event
+
+    user = source("user")
+    question = text_event("ต่อภาษีรถยนต์ออนไลน์ได้ไหม", line_api.issue_reply_token(), user)
+    assert line_gateway.post_events(question).status_code == 200
+    answer = line_api.wait_for_reply(question["replyToken"])
+    actions = [item["action"] for item in answer.messages[-1]["quickReply"]["items"]]
+    rating = {a["label"]: a for a in actions if a["type"] == "postback" and a["data"].startswith("/feedback")}
+    assert set(rating) == {"👍 ช่วยได้", "👎 ไม่ช่วย"}
+
+    tap = postback_event(rating["👎 ไม่ช่วย"]["data"], line_api.issue_reply_token(), user)
+    assert line_gateway.post_events(tap).status_code == 200
+    apology = line_api.wait_for_reply(tap["replyToken"])
+    texts = " ".join(m.get("text", "") for m in apology.messages)
+    # The bot apologises and offers a person (docs/replies.md, "Offering a person").
+    assert "ขออภัย" in texts
+    offered = [i["action"] for i in apology.messages[-1].get("quickReply", {}).get("items", [])]
+    assert any(a.get("data") == "/request_human" or a.get("text") == "คุยกับเจ้าหน้าที่" for a in offered)
