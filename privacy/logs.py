@@ -1,4 +1,5 @@
-"""Keep personal data (national ids, phone numbers, e-mail addresses) and URL tokens out of the logs."""
+"""Keep personal data (national ids, phone numbers, e-mail addresses, bank accounts, LINE ids) and URL
+tokens out of the logs."""
 
 from __future__ import annotations
 
