@@ -14,7 +14,8 @@ shows its best guess with its confidence, so the two answer different questions:
 the agent sees the right service at once, and how often the citizen gets it without a question back.
 
 Prints figures only: no text of the set is printed or written anywhere. The stack must run
-(`make up`); Rasa's API token is RASA_TOKEN, else the one scripts/stack keeps in the run folder.
+(`make up`); Rasa's API and REST channel tokens are RASA_TOKEN and REST_TOKEN, else the ones
+scripts/stack keeps in the run folder (bench/tokens.py).
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -31,10 +31,9 @@ from typing import Any
 
 import httpx
 
+from bench.tokens import rasa_token, rest_headers
 from gateway.config import Settings
 from staff.assist import Assistant
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass
@@ -71,18 +70,9 @@ def envelope(messages: list[dict[str, Any]]) -> dict[str, Any]:
     return found
 
 
-def rasa_token() -> str:
-    token = os.environ.get("RASA_TOKEN", "").strip()
-    if token:
-        return token
-    stored = Path(os.environ.get("RUN_DIR") or ROOT / "run") / "rasa.token"
-    return stored.read_text().strip() if stored.exists() else ""
-
-
-async def run(turns: list[tuple[str, str]], settings: Settings, rest_token: str) -> Tally:
+async def run(turns: list[tuple[str, str]], settings: Settings, headers: dict[str, str]) -> Tally:
     tally = Tally()
     assistant = Assistant.from_settings(settings)
-    headers = {"Authorization": f"Bearer {rest_token}"} if rest_token else {}
     async with httpx.AsyncClient(timeout=60) as chat:
         try:
             for text, expected in turns:
@@ -143,7 +133,7 @@ def main() -> int:
         actions_url=args.actions_url or settings.actions_url,
     )
     turns = first_turns(args.data)
-    tally = asyncio.run(run(turns, settings, os.environ.get("REST_TOKEN", "")))
+    tally = asyncio.run(run(turns, settings, rest_headers()))
 
     n = tally.cases
     print(f"first turns that expect a service: {n}")

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.memory import memory_mb
+from bench.tokens import rest_token
 
 ROOT = Path(__file__).resolve().parent.parent
 RASA = ROOT / ".venv/rasa/bin/rasa"
@@ -99,7 +100,9 @@ def pss_mb(pid_file: Path) -> float:
     return float(memory_mb(int(pid_file.read_text().strip()))["pss_mb"])
 
 
-def score(base: int, log: Path) -> dict[str, Any]:
+def score(base: int, log: Path, run_dir: Path) -> dict[str, Any]:
+    # The REST channel wants the token the stack keeps in its run folder (score.py has --header).
+    token = rest_token(run_dir)
     command = [
         sys.executable if not os.environ.get("SCORE_PYTHON") else os.environ["SCORE_PYTHON"],
         str(SCORE),
@@ -109,6 +112,7 @@ def score(base: int, log: Path) -> dict[str, Any]:
         f"http://127.0.0.1:{base + 5}",
         "--show-failures",
         "0",
+        *(["--header", f"Authorization: Bearer {token}"] if token else []),
     ]
     done = subprocess.run(command, capture_output=True, text=True, check=True)
     log.write_text(done.stdout, encoding="utf-8")
@@ -150,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         result["startup_seconds"] = round(time.perf_counter() - start, 1)
         pid_file = workdir / "run/rasa.pid"
         result["rasa_pss_mb_idle"] = pss_mb(pid_file)
-        result.update(score(args.port_base, args.out_dir / f"{args.name}-score.txt"))
+        result.update(score(args.port_base, args.out_dir / f"{args.name}-score.txt", workdir / "run"))
         result["rasa_pss_mb_after_eval"] = pss_mb(pid_file)
     finally:
         stack("down", [], env)

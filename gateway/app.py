@@ -48,7 +48,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         hours = OfficeHours.load(settings.office_hours_file)
-        rasa = RasaClient(settings.rasa_url, timeout=settings.rasa_timeout, token=settings.rasa_token)
+        rasa = RasaClient(
+            settings.rasa_url,
+            timeout=settings.rasa_timeout,
+            token=settings.rasa_token,
+            rest_token=settings.rest_token,
+        )
         app.state.rasa = rasa
         app.state.staff_db = await open_pool(settings.staff_db_url)
         redis = Redis.from_url(settings.redis_url)

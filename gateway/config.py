@@ -44,6 +44,8 @@ class Settings:
     # Rasa's HTTP API token (rasa run --enable-api --auth-token): the handoff's pause and
     # resume events, the tracker's summary and the agent assist's parse.
     rasa_token: str = ""
+    # Rasa's REST channel token (REST_TOKEN; scripts/stack keeps the one in use in run/rest-token).
+    rest_token: str = ""
     actions_url: str = DEFAULT_ACTIONS_URL
     # Staff sign-in tokens last this long.
     token_ttl_minutes: float = 480.0
@@ -71,6 +73,7 @@ class Settings:
             staff_db_url=env.get("STAFF_DB_URL") or DEFAULT_STAFF_DB_URL,
             redis_url=env.get("REDIS_URL") or DEFAULT_REDIS_URL,
             rasa_token=env.get("RASA_TOKEN", "").strip(),
+            rest_token=env.get("REST_TOKEN", "").strip(),
             actions_url=(env.get("ACTION_ENDPOINT_URL") or DEFAULT_ACTIONS_URL).strip(),
             token_ttl_minutes=_float(env.get("STAFF_TOKEN_TTL_MINUTES"), 480.0),
             office_hours_file=env.get("OFFICE_HOURS_FILE", "").strip(),

@@ -28,12 +28,19 @@ class RasaUnavailable(Exception):
 
 class RasaClient:
     def __init__(
-        self, base_url: str, timeout: float = 10.0, client: httpx.AsyncClient | None = None, token: str = ""
+        self,
+        base_url: str,
+        timeout: float = 10.0,
+        client: httpx.AsyncClient | None = None,
+        token: str = "",
+        rest_token: str = "",
     ) -> None:
         self._base = base_url.rstrip("/")
         self._url = self._base + WEBHOOK_PATH
-        # Rasa's HTTP API (tracker, events, parse) wants `?token=`; the REST channel does not.
+        # Rasa's HTTP API (tracker, events, parse) wants `?token=`; the REST channel
+        # (bot/channels/rest.py) a bearer token of its own.
         self._api_params = {"token": token} if token else {}
+        self._webhook_headers = {"Authorization": f"Bearer {rest_token}"} if rest_token else {}
         self._client = client or httpx.AsyncClient(timeout=httpx.Timeout(timeout, connect=min(timeout, 3.0)))
 
     async def aclose(self) -> None:
@@ -45,7 +52,7 @@ class RasaClient:
         """Send one user message and return Rasa's reply messages."""
         body = {"sender": sender, "message": message, "metadata": metadata or {}}
         try:
-            response = await self._client.post(self._url, json=body)
+            response = await self._client.post(self._url, json=body, headers=self._webhook_headers)
             response.raise_for_status()
             replies = response.json()
         except httpx.TimeoutException as exc:

@@ -20,6 +20,7 @@ from support import (
     stop_process,
 )
 from support import rasa_token as _rasa_token
+from support import rest_token as _rest_token
 
 TESTS_DIR = Path(__file__).resolve().parent
 REPO_ROOT = TESTS_DIR.parent
@@ -122,7 +123,7 @@ def rasa_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     run_dir = tmp_path_factory.mktemp("stack")
     ports = {name: str(free_port()) for name in ("CATALOG_PORT", "ACTIONS_PORT", "RASA_PORT", "GATEWAY_PORT")}
     env = {k: v for k, v in os.environ.items() if k not in _STACK_DERIVED}
-    env.update(ports, RUN_DIR=str(run_dir), TRACKER_DB_NAME="rasa_test", REST_TOKEN="")
+    env.update(ports, RUN_DIR=str(run_dir), TRACKER_DB_NAME="rasa_test")
     env.setdefault("RASA_TOKEN", TEST_RASA_TOKEN)
     env.setdefault("CATALOG_ADMIN_TOKEN", TEST_CATALOG_ADMIN_TOKEN)
     env.setdefault("STACK_TIMEOUT", "600")
@@ -138,6 +139,9 @@ def rasa_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         )
         if up.returncode != 0:
             raise RuntimeError(f"scripts/stack up failed ({run_dir}):\n{up.stdout}\n{up.stderr}")
+        # The REST channel's token (REST_TOKEN, else the one the stack made in its run folder),
+        # where the tests and the gateways they start look for it.
+        os.environ["REST_TOKEN"] = _rest_token(run_dir)
         _wait_for_webhook(url, timeout=180)
         _STARTED["actions_url"] = f"http://127.0.0.1:{ports['ACTIONS_PORT']}/webhook"
         _STARTED["catalog_url"] = f"http://127.0.0.1:{ports['CATALOG_PORT']}"
@@ -150,6 +154,12 @@ def rasa_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def rasa_token() -> str:
     """The token of the test stack's Rasa HTTP API (tracker events, parse)."""
     return _rasa_token()
+
+
+@pytest.fixture(scope="session")
+def rest_token(rasa_url: str) -> str:
+    """The token of the running assistant's REST channel (bot/channels/rest.py)."""
+    return _rest_token()
 
 
 @pytest.fixture(scope="session")

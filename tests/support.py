@@ -36,6 +36,16 @@ def catalog_admin_token() -> str:
     return os.environ.get("CATALOG_ADMIN_TOKEN") or TEST_CATALOG_ADMIN_TOKEN
 
 
+def rest_token(run_dir: str | Path | None = None) -> str:
+    """Rasa's REST channel token: REST_TOKEN, else the one scripts/stack keeps in the run folder
+    (`run_dir`, else RUN_DIR, else run/), as every tool that talks to Rasa directly finds it."""
+    token = os.environ.get("REST_TOKEN", "").strip()
+    if token:
+        return token
+    stored = Path(run_dir or os.environ.get("RUN_DIR") or REPO_ROOT / "run") / "rest-token"
+    return stored.read_text(encoding="utf-8").strip() if stored.exists() else ""
+
+
 def staff_test_db_url() -> str:
     return os.environ.get("STAFF_TEST_DB_URL") or TEST_STAFF_DB_URL
 

@@ -3,12 +3,15 @@
 Personal data is masked before the message reaches Rasa, so neither the tracker store
 nor a log ever holds it. When `token` is set (REST_TOKEN), a request must carry
 `Authorization: Bearer <token>`; Rasa's own REST channel has no authentication.
+scripts/stack always sets one (made once per run folder, kept in run/rest-token); a
+server started without one says so in its log.
 Malformed requests get a 400 with a reason instead of an exception.
 """
 
 from __future__ import annotations
 
 import hmac
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -21,6 +24,8 @@ from bot.patches import install
 from privacy import conversation_key, mask
 
 install()  # Rasa loads this channel: see bot/patches.py
+
+logger = logging.getLogger(__name__)
 
 MAX_MESSAGE_CHARS = 5000
 
@@ -37,6 +42,8 @@ class MaskedRestInput(RestInput):
 
     def __init__(self, token: str | None = None) -> None:
         self.token = token
+        if not token:
+            logger.warning("REST channel without a token (REST_TOKEN): whoever reaches Rasa writes as anyone")
 
     def _problem(self, request: Request) -> tuple[int, str] | None:
         if self.token:

@@ -19,7 +19,7 @@ import pytest
 # itself: a test folder without __init__.py is (pytest's default "prepend" import mode).
 from gw_harness import ACCESS_TOKEN, InProcessGateway, line_settings
 from line_double import LineApiDouble
-from support import free_port, rasa_token, staff_test_db_url, start_process, stop_process
+from support import free_port, rasa_token, rest_token, staff_test_db_url, start_process, stop_process
 
 from gateway.config import Settings
 
@@ -124,6 +124,7 @@ class _ProcessPool:
                 "LINE_CHANNEL_ACCESS_TOKEN": "",
                 "WEB_ALLOWED_ORIGINS": "http://localhost:*,http://127.0.0.1:*",
                 "RASA_TOKEN": rasa_token(),
+                "REST_TOKEN": rest_token(),
                 "STAFF_DB_URL": staff_test_db_url(),
             }
             proc = start_process(

@@ -8,7 +8,7 @@ import httpx
 from app_server import InProcessServer
 from line_double import LineApiDouble
 from line_events import payload, sign
-from support import rasa_token, staff_test_db_url
+from support import rasa_token, rest_token, staff_test_db_url
 
 from gateway.app import create_app
 from gateway.config import Settings
@@ -44,6 +44,7 @@ def line_settings(rasa: str, line_api: LineApiDouble, **overrides: Any) -> Setti
         "line_channel_access_token": ACCESS_TOKEN,
         "line_api_base_url": line_api.base_url,
         "rasa_token": rasa_token(),
+        "rest_token": rest_token(),
         "staff_db_url": staff_test_db_url(),
     }
     values.update(overrides)

@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 from app_server import InProcessServer
+from support import rest_token
 
 from gateway.app import create_app
 from gateway.config import Settings
@@ -28,7 +29,8 @@ MakeAccount = Callable[..., tuple[str, str]]
 @pytest.fixture(scope="module")
 def gateway(rasa_url: str, rasa_token: str, staff_db_url: str, redis_url: str) -> Iterator[str]:
     settings = Settings(
-        rasa_url=rasa_url, rasa_token=rasa_token, staff_db_url=staff_db_url, redis_url=redis_url
+        rasa_url=rasa_url, rasa_token=rasa_token, rest_token=rest_token(), staff_db_url=staff_db_url,
+        redis_url=redis_url,
     )
     with InProcessServer(create_app(settings)) as server:
         yield server.base_url
@@ -292,7 +294,8 @@ def test_messages_survive_a_restart(
     agent.post(f"/api/agent/conversations/{cid}/take")
     agent.post(f"/api/agent/conversations/{cid}/messages", {"text": "ยังอยู่ไหมคะ"})
     settings = Settings(
-        rasa_url=rasa_url, rasa_token=rasa_token, staff_db_url=staff_db_url, redis_url=redis_url
+        rasa_url=rasa_url, rasa_token=rasa_token, rest_token=rest_token(), staff_db_url=staff_db_url,
+        redis_url=redis_url,
     )
     with InProcessServer(create_app(settings)) as second:
         citizen.base_url = second.base_url
@@ -316,6 +319,7 @@ def test_out_of_hours_offers_a_callback(
     settings = Settings(
         rasa_url=rasa_url,
         rasa_token=rasa_token,
+        rest_token=rest_token(),
         staff_db_url=staff_db_url,
         redis_url=redis_url,
         office_hours_file=str(hours),
@@ -370,7 +374,8 @@ def test_live_events_cross_gateway_processes(
 ) -> None:
     """The agent's page on one gateway process sees what a citizen writes through another (Redis)."""
     settings = Settings(
-        rasa_url=rasa_url, rasa_token=rasa_token, staff_db_url=staff_db_url, redis_url=redis_url
+        rasa_url=rasa_url, rasa_token=rasa_token, rest_token=rest_token(), staff_db_url=staff_db_url,
+        redis_url=redis_url,
     )
     agent = agents("ข้ามเครื่อง")
     events = EventReader(agent)  # connected to the first process
