@@ -89,6 +89,15 @@ lint: setup
 	$(RASA_ENV)/bin/ruff check .
 	$(RASA_ENV)/bin/hadolint Dockerfile
 
+## k8s-validate: deploy/'s Kubernetes manifests against the schemas of this Kubernetes version, strictly
+## (unknown fields are errors), offline: kubernetes-validate ships the schemas. tests/deploy checks
+## what the schemas cannot (selectors, ports, keys, network policies).
+K8S_VERSION ?= 1.34.0
+.PHONY: k8s-validate
+k8s-validate: $(SERVICES_ENV)/.installed
+	$(SERVICES_ENV)/bin/kubernetes-validate --strict --quiet --kubernetes-version $(K8S_VERSION) \
+		$$(ls deploy/*.yaml | grep -v '/kustomization.yaml$$')
+
 ## browser: Debian's Chromium for the web page's tests (no browser download)
 browser:
 	@command -v chromium >/dev/null && fc-list | grep -qi tlwg && fc-list | grep -qi "color emoji" || \
@@ -101,12 +110,12 @@ TEST_STACK := CATALOG_PORT=18001 ACTIONS_PORT=15055 RASA_PORT=15005 GATEWAY_PORT
 	STAFF_DB_URL=postgresql://postgres@127.0.0.1:5432/staff_test
 pytest_ok = status=$$?; [ $$status -eq 0 ] || [ $$status -eq 5 ]
 
-SERVICES_TESTS := tests/contract tests/privacy tests/catalog tests/gateway tests/staff tests/analytics
+SERVICES_TESTS := tests/contract tests/privacy tests/catalog tests/gateway tests/staff tests/analytics tests/deploy
 RASA_TESTS := tests/contract tests/privacy tests/bot tests/bench tests/e2e
 
 test: setup browser $(MODEL)
 	python3 ../shared/eval/leakcheck.py --near
-	$(MAKE) lint validate unit
+	$(MAKE) lint k8s-validate validate unit
 	$(RASA) test core --model $(MODEL) --stories tests/stories --fail-on-prediction-errors --out results/core
 	$(TEST_STACK) scripts/stack up catalog actions rasa analytics
 	export RASA_URL=http://127.0.0.1:15005 RASA_TOKEN=test-rasa-token ACTION_ENDPOINT_URL=http://127.0.0.1:15055/webhook \
