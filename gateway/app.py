@@ -11,8 +11,10 @@ from fastapi import FastAPI
 from redis.asyncio import Redis
 
 from gateway import __version__
+from gateway.body_limit import BodyLimit
 from gateway.config import Settings
 from gateway.conversations import Conversations
+from gateway.errors import install as install_error_handlers
 from gateway.line.webhook import LineChannel, line_router
 from gateway.rasa_client import RasaClient
 from gateway.web.routes import web_router
@@ -91,6 +93,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.line = None
+    # Bodies over a few kilobytes (the web chat) or a megabyte (LINE) are refused before they are read.
+    app.add_middleware(BodyLimit)
+    install_error_handlers(app)
     app.include_router(line_router())
     app.include_router(web_router(settings.web_allowed_origins))
     app.include_router(auth_router())

@@ -16,6 +16,10 @@ DEFAULT_STAFF_DB_URL = "postgresql://postgres@127.0.0.1:5432/staff"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/2"
 # The action server's webhook (the same variable as endpoints.yml): agent assist calls it directly.
 DEFAULT_ACTIONS_URL = "http://127.0.0.1:5055/webhook"
+# Rate limits in the `limits` library's notation ("20/minute", several joined by ";"). One citizen
+# types a few messages a minute; an address is shared by many citizens behind a mobile network's NAT.
+DEFAULT_RATE_LIMIT_SENDER = "20/minute"
+DEFAULT_RATE_LIMIT_CLIENT = "300/minute"
 
 
 def _split_list(raw: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
@@ -46,6 +50,9 @@ class Settings:
     rasa_token: str = ""
     # Rasa's REST channel token (REST_TOKEN; scripts/stack keeps the one in use in run/rest-token).
     rest_token: str = ""
+    # Per web sender / LINE user, and per client address of the web chat (gateway/ratelimit.py).
+    rate_limit_sender: str = DEFAULT_RATE_LIMIT_SENDER
+    rate_limit_client: str = DEFAULT_RATE_LIMIT_CLIENT
     actions_url: str = DEFAULT_ACTIONS_URL
     # Staff sign-in tokens last this long.
     token_ttl_minutes: float = 480.0
@@ -74,6 +81,8 @@ class Settings:
             redis_url=env.get("REDIS_URL") or DEFAULT_REDIS_URL,
             rasa_token=env.get("RASA_TOKEN", "").strip(),
             rest_token=env.get("REST_TOKEN", "").strip(),
+            rate_limit_sender=(env.get("RATE_LIMIT_SENDER") or DEFAULT_RATE_LIMIT_SENDER).strip(),
+            rate_limit_client=(env.get("RATE_LIMIT_CLIENT") or DEFAULT_RATE_LIMIT_CLIENT).strip(),
             actions_url=(env.get("ACTION_ENDPOINT_URL") or DEFAULT_ACTIONS_URL).strip(),
             token_ttl_minutes=_float(env.get("STAFF_TOKEN_TTL_MINUTES"), 480.0),
             office_hours_file=env.get("OFFICE_HOURS_FILE", "").strip(),

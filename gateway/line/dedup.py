@@ -1,4 +1,9 @@
-"""Remember recently handled webhook event ids so redeliveries are answered once."""
+"""Remember recently handled webhook event ids so redeliveries are answered once.
+
+`SharedRecentIds` keeps them in Redis (SET NX with a TTL), so a redelivery that reaches another
+gateway process is skipped too; `RecentIds` is one process's memory, which stands in while Redis
+cannot be reached.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +11,25 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from privacy import masked_logger
+
+log = masked_logger(__name__)
+
+# LINE redelivers an event for up to about an hour after the first try.
+DEFAULT_TTL = 3600.0
+REDIS_PREFIX = "line:event:"
+# webhookEventId is a 26-character ULID; anything much longer is not one and is cut for the key.
+MAX_ID_CHARS = 64
+
 
 class RecentIds:
     """A bounded set with expiry: at most `max_size` ids, each kept for `ttl` seconds."""
 
     def __init__(
-        self, max_size: int = 10_000, ttl: float = 3600.0, clock: Callable[[], float] = time.monotonic
+        self, max_size: int = 10_000, ttl: float = DEFAULT_TTL, clock: Callable[[], float] = time.monotonic
     ):
         self._max_size = max_size
         self._ttl = ttl
@@ -41,3 +59,23 @@ class RecentIds:
 
     def forget(self, event_id: str) -> None:
         self._seen.pop(event_id, None)
+
+
+class SharedRecentIds:
+    """Event ids handled by any gateway process that shares the Redis."""
+
+    def __init__(self, redis: Redis, ttl: float = DEFAULT_TTL, local: RecentIds | None = None) -> None:
+        self._redis = redis
+        self._ttl = max(1, int(ttl))
+        self._local = local or RecentIds(ttl=ttl)
+
+    async def check_and_add(self, event_id: str) -> bool:
+        """True when some process took the id within the TTL (a duplicate); otherwise take it."""
+        try:
+            taken = await self._redis.set(REDIS_PREFIX + event_id[:MAX_ID_CHARS], b"1", nx=True, ex=self._ttl)
+        except RedisError:
+            log.warning("Redis unreachable: redeliveries are checked in this process only", exc_info=True)
+            return self._local.check_and_add(event_id)
+        # Kept here too, so that an outage right after still knows the latest ids.
+        self._local.check_and_add(event_id)
+        return not taken

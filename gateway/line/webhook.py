@@ -32,16 +32,19 @@ from linebot.v3.webhooks import (
     UserMentionee,
     UserSource,
 )
+from redis.asyncio import Redis
 
 from contract.replies import QUEUE_POSITION, WITH_AGENT
 from gateway.config import Settings
 from gateway.conversations import Conversations
 from gateway.envelope import envelope_summary
 from gateway.line import texts
-from gateway.line.dedup import RecentIds
+from gateway.line.dedup import SharedRecentIds
 from gateway.line.messenger import LineMessenger
 from gateway.line.render import MAX_ACTION_LABEL, render_turn, truncate
 from gateway.rasa_client import RasaUnavailable
+from gateway.ratelimit import RATE_LIMITED_TH, RateLimiter
+from gateway.sanitize import plain_text
 from privacy import masked_logger
 from staff.handoff import HandoffDesk
 
@@ -107,7 +110,10 @@ class LineChannel:
         self._messenger = LineMessenger(AsyncMessagingApi(self._api_client))
         self._conversations = conversations
         self._delivering = asyncio.Lock()
-        self._recent = RecentIds(max_size=10_000, ttl=3600.0)
+        # Redeliveries and rate limits are shared with the other gateway processes through Redis.
+        self._redis = Redis.from_url(settings.redis_url)
+        self._recent = SharedRecentIds(self._redis)
+        self._limits = RateLimiter.from_settings(settings)
         self._tasks: set[asyncio.Task[None]] = set()
         self._locks: dict[str, asyncio.Lock] = {}
         self._lock_users: dict[str, int] = {}
@@ -121,7 +127,7 @@ class LineChannel:
             return False
         return bool(self._validator.validate(text, signature))
 
-    def accept(self, payload: dict[str, Any]) -> int:
+    async def accept(self, payload: dict[str, Any]) -> int:
         """Schedule the payload's new events; returns how many were scheduled."""
         raw_events = payload.get("events")
         if not isinstance(raw_events, list):
@@ -131,14 +137,16 @@ class LineChannel:
             if not isinstance(raw, dict):
                 continue
             event_id = str(raw.get("webhookEventId") or "")
-            if event_id and self._recent.check_and_add(event_id):
-                redelivery = bool((raw.get("deliveryContext") or {}).get("isRedelivery"))
+            if event_id and await self._recent.check_and_add(event_id):
+                context = raw.get("deliveryContext")
+                redelivery = isinstance(context, dict) and bool(context.get("isRedelivery"))
                 log.info("skipping already handled event %s (redelivery=%s)", event_id, redelivery)
                 continue
             try:
                 event = Event.from_dict(raw)
             except Exception:
-                log.warning("unparseable %s event %s skipped", raw.get("type"), event_id, exc_info=True)
+                # No traceback: the SDK's message repeats the whole event, the citizen's text included.
+                log.warning("unparseable %r event %r skipped", str(raw.get("type"))[:40], event_id[:40])
                 continue
             if getattr(event, "mode", None) == "standby":
                 continue  # another channel module owns the chat right now
@@ -170,6 +178,8 @@ class LineChannel:
             return
         chat_type, chat_id = chat
         reply_token = getattr(event, "reply_token", None)
+        # The rate limit is per person: in a group, the member who wrote (when LINE says who).
+        who = getattr(getattr(event, "source", None), "user_id", None) or chat_id
         if isinstance(event, FollowEvent):
             await self._messenger.deliver(chat_id, reply_token, [_greeting()], event_id)
         elif isinstance(event, JoinEvent):
@@ -177,13 +187,19 @@ class LineChannel:
                 chat_id, reply_token, [TextMessage(text=texts.GROUP_GREETING)], event_id
             )
         elif isinstance(event, PostbackEvent):
-            await self._converse(chat_type, chat_id, reply_token, event.postback.data, event_id)
+            await self._converse(chat_type, chat_id, reply_token, event.postback.data, event_id, who)
         elif isinstance(event, MessageEvent):
-            await self._on_message(event, event_id, chat_type, chat_id, reply_token)
+            await self._on_message(event, event_id, chat_type, chat_id, reply_token, who)
         # unfollow, leave, unsend and the rest need no answer
 
     async def _on_message(
-        self, event: MessageEvent, event_id: str, chat_type: str, chat_id: str, reply_token: str | None
+        self,
+        event: MessageEvent,
+        event_id: str,
+        chat_type: str,
+        chat_id: str,
+        reply_token: str | None,
+        who: str,
     ) -> None:
         message = event.message
         in_group = chat_type != "user"
@@ -197,13 +213,27 @@ class LineChannel:
             if not text:
                 await self._messenger.deliver(chat_id, reply_token, [_greeting()], event_id)
                 return
-            await self._converse(chat_type, chat_id, reply_token, text, event_id)
+            await self._converse(chat_type, chat_id, reply_token, text, event_id, who)
         elif message.type in NON_TEXT_MESSAGES and not in_group:
             await self._messenger.deliver(chat_id, reply_token, [TextMessage(text=texts.TEXT_ONLY)], event_id)
 
+    async def _admitted(self, chat_id: str, reply_token: str | None, event_id: str, who: str) -> bool:
+        """Within the user's rate limit; a user over it is told so once per window, and the
+        webhook still answers LINE 200 (a refusal would only make LINE send the batch again)."""
+        verdict = await self._limits.admit("line", "sender", who)
+        if verdict.allowed:
+            return True
+        log.info("LINE event %s over the rate limit; not answered", event_id)
+        if verdict.item is not None and await self._limits.first_refusal("line", who, verdict.item):
+            await self._messenger.deliver(chat_id, reply_token, [TextMessage(text=RATE_LIMITED_TH)], event_id)
+        return False
+
     async def _converse(
-        self, chat_type: str, chat_id: str, reply_token: str | None, text: str, event_id: str
+        self, chat_type: str, chat_id: str, reply_token: str | None, text: str, event_id: str, who: str
     ) -> None:
+        if not await self._admitted(chat_id, reply_token, event_id, who):
+            return
+        text = plain_text(text)
         loading = None
         if chat_type == "user":
             loading = asyncio.create_task(self._messenger.show_loading(chat_id, event_id))
@@ -259,6 +289,8 @@ class LineChannel:
             for task in pending:
                 task.cancel()
         await self._api_client.close()
+        await self._limits.aclose()
+        await self._redis.aclose()
 
 
 def line_router() -> APIRouter:
@@ -268,7 +300,8 @@ def line_router() -> APIRouter:
     async def line_webhook(request: Request) -> Response:
         channel: LineChannel | None = request.app.state.line
         if channel is None:
-            return JSONResponse({"message": NOT_CONFIGURED}, status_code=503)
+            # 404, not 503: nothing is there, and a 5xx would make LINE retry.
+            return JSONResponse({"message": NOT_CONFIGURED}, status_code=404)
         body = await request.body()
         # Nothing in the body is looked at before the signature proves it came from LINE.
         if not channel.verify(body, request.headers.get("x-line-signature")):
@@ -276,11 +309,11 @@ def line_router() -> APIRouter:
             return JSONResponse({"message": "Invalid signature"}, status_code=400)
         try:
             payload = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: arrays nested thousands deep
             return JSONResponse({"message": "Body is not JSON"}, status_code=400)
         if not isinstance(payload, dict):
             return JSONResponse({"message": "Body is not a webhook payload"}, status_code=400)
-        channel.accept(payload)
+        await channel.accept(payload)
         return PlainTextResponse("OK")
 
     return router

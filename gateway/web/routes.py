@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import phonenumbers
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field, ValidationError
 
@@ -17,6 +19,8 @@ from contract.replies import GOVERNMENT_HOTLINE, WITH_AGENT
 from gateway.conversations import Conversations, summarize
 from gateway.envelope import BotTurn, envelope_summary
 from gateway.rasa_client import RasaUnavailable
+from gateway.ratelimit import RATE_LIMITED_TH, RateLimiter
+from gateway.sanitize import plain_text
 from privacy import masked_logger
 from staff.events import EventBus, citizen_channel
 from staff.handoff import HandoffDesk
@@ -26,7 +30,9 @@ log = masked_logger(__name__)
 STATIC_DIR = Path(__file__).parent / "static"
 ASSETS = {"chat.js": "text/javascript", "chat.css": "text/css"}
 MAX_MESSAGE_CHARS = 1000
-SENDER_PATTERN = r"^[A-Za-z0-9_-]{8,64}$"
+# The sender is the conversation's secret (its agent messages are read with it): at least 128 random
+# bits, which the page makes as 32 hex characters (chat.js); 32 URL-safe characters carry more.
+SENDER_PATTERN = r"^[A-Za-z0-9_-]{32,64}$"
 # What index.html's {{name}} placeholders stand for: the contract's values, never written in static/.
 PAGE_VALUES = {"hotline": GOVERNMENT_HOTLINE}
 PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
@@ -104,6 +110,7 @@ def _parse_chat_request(raw: bytes) -> ChatRequest | list[str]:
         body = ChatRequest.model_validate_json(raw)
     except ValidationError as exc:
         return sorted({str(e["loc"][0]) for e in exc.errors() if e.get("loc")}) or ["body"]
+    body.message = plain_text(body.message)
     return body if body.message.strip() else ["message"]
 
 
@@ -112,7 +119,16 @@ def _cors_headers(origin: str) -> dict[str, str]:
 
 
 def web_router(allowed_origins: tuple[str, ...]) -> APIRouter:
-    router = APIRouter()
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        limiter = RateLimiter.from_settings(app.state.settings)
+        app.state.web_limits = limiter
+        try:
+            yield
+        finally:
+            await limiter.aclose()
+
+    router = APIRouter(lifespan=lifespan)
     page_headers = {
         "Content-Security-Policy": content_security_policy(allowed_origins),
         "X-Content-Type-Options": "nosniff",
@@ -157,6 +173,22 @@ def web_router(allowed_origins: tuple[str, ...]) -> APIRouter:
             return _cors_headers(origin)
         return {} if _same_origin(request, origin) else None
 
+    async def refused(
+        request: Request, scope: str, sender: str | None, cors: dict[str, str]
+    ) -> Response | None:
+        """429 with a Thai message when the client address, or the sender if known, is over its limit."""
+        limiter: RateLimiter = request.app.state.web_limits
+        if sender is None:
+            # Behind a proxy, uvicorn's proxy_headers make this the citizen's address.
+            verdict = await limiter.admit(scope, "client", request.client.host if request.client else "")
+        else:
+            verdict = await limiter.admit(scope, "sender", sender)
+        if verdict.allowed:
+            return None
+        log.info("web %s over the %s rate limit", scope, "client" if sender is None else "sender")
+        headers = cors | {"Retry-After": str(verdict.retry_after)}
+        return JSONResponse({"error": RATE_LIMITED_TH}, status_code=429, headers=headers)
+
     @router.options("/web/chat", include_in_schema=False)
     @router.options("/web/callback", include_in_schema=False)
     async def chat_preflight(request: Request) -> Response:
@@ -175,9 +207,13 @@ def web_router(allowed_origins: tuple[str, ...]) -> APIRouter:
         cors = cors_for(request)
         if cors is None:
             return JSONResponse({"error": "origin not allowed"}, status_code=403)
+        if over := await refused(request, "web-chat", None, cors):
+            return over
         body = _parse_chat_request(await request.body())
         if isinstance(body, list):
             return JSONResponse({"error": "invalid request", "fields": body}, status_code=422, headers=cors)
+        if over := await refused(request, "web-chat", body.sender, cors):
+            return over
         conversations: Conversations = request.app.state.conversations
         try:
             turn = await conversations.turn(
@@ -197,6 +233,8 @@ def web_router(allowed_origins: tuple[str, ...]) -> APIRouter:
         cors = cors_for(request)
         if cors is None:
             return JSONResponse({"error": "origin not allowed"}, status_code=403)
+        if over := await refused(request, "web-updates", None, cors):
+            return over
         cursor = _cursor(after)
         if not re.fullmatch(SENDER_PATTERN, sender) or cursor is None:
             return JSONResponse(
@@ -204,6 +242,8 @@ def web_router(allowed_origins: tuple[str, ...]) -> APIRouter:
                 status_code=422,
                 headers=cors,
             )
+        if over := await refused(request, "web-updates", sender, cors):
+            return over
         desk: HandoffDesk = request.app.state.desk
         messages, last = await desk.updates(f"web:{sender}", cursor)
         return JSONResponse({"messages": messages, "cursor": str(last)}, headers=cors)
@@ -211,9 +251,13 @@ def web_router(allowed_origins: tuple[str, ...]) -> APIRouter:
     @router.get("/web/updates/stream", include_in_schema=False)
     async def updates_stream(request: Request, sender: str = "", after: str = "") -> Response:
         """The same messages live (Server-Sent Events), after those since `after` if given."""
+        if over := await refused(request, "web-updates", None, {}):
+            return over
         cursor = _cursor(after or "0")
         if not re.fullmatch(SENDER_PATTERN, sender) or cursor is None:
             return JSONResponse({"error": "invalid request"}, status_code=422)
+        if over := await refused(request, "web-updates", sender, {}):
+            return over
         desk: HandoffDesk = request.app.state.desk
 
         async def stored() -> list[dict[str, Any]]:
@@ -230,6 +274,8 @@ def web_router(allowed_origins: tuple[str, ...]) -> APIRouter:
         cors = cors_for(request)
         if cors is None:
             return JSONResponse({"error": "origin not allowed"}, status_code=403)
+        if over := await refused(request, "web-chat", None, cors):
+            return over
         try:
             body = CallbackRequest.model_validate_json(await request.body())
         except ValidationError as exc:
@@ -237,13 +283,15 @@ def web_router(allowed_origins: tuple[str, ...]) -> APIRouter:
             return JSONResponse(
                 {"error": CALLBACK_INVALID_TH, "fields": fields}, status_code=422, headers=cors
             )
+        if over := await refused(request, "web-chat", body.sender, cors):
+            return over
         phone = thai_phone(body.phone)
         fields = [
             name
             for name, bad in (
                 ("phone", phone is None),
                 ("consent", not body.consent),
-                ("name", not body.name.strip()),
+                ("name", not plain_text(body.name).strip()),
             )
             if bad
         ]
@@ -259,7 +307,7 @@ def web_router(allowed_origins: tuple[str, ...]) -> APIRouter:
             log.warning("no tracker for the callback request of %s", body.sender[:8])
         desk: HandoffDesk = request.app.state.desk
         callback_id = await desk.request_callback(
-            sender, "web", body.name.strip(), phone or "", body.note.strip(), summary
+            sender, "web", plain_text(body.name).strip(), phone or "", plain_text(body.note).strip(), summary
         )
         log.info("callback request %d from web sender %s", callback_id, body.sender[:8])
         return JSONResponse({"id": callback_id, "message": CALLBACK_THANKS_TH}, status_code=201, headers=cors)

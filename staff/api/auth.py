@@ -26,7 +26,8 @@ BAD_CREDENTIALS = "wrong username or password"
 
 
 class LoginBody(BaseModel):
-    username: str = Field(min_length=1, max_length=128)
+    # No control characters: no account has them, and PostgreSQL refuses a NUL outright.
+    username: str = Field(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f\x7f]+$")
     # A bound on what is hashed per request; no real password comes near it.
     password: str = Field(min_length=1, max_length=1024)
 

@@ -304,14 +304,15 @@ def test_spent_reply_token_falls_back_to_push(
     assert refused[0].response == {"message": "Invalid reply token"}
 
 
-def test_line_endpoint_answers_503_when_not_configured(
+def test_line_endpoint_answers_404_when_not_configured(
     gateway_factory: Any, closed_port_url: str, line_api: LineApiDouble
 ) -> None:
     from gateway.config import Settings
 
     gateway = gateway_factory(Settings(rasa_url=closed_port_url))
     response = gateway.post_events(follow_event(line_api.issue_reply_token()))
-    assert response.status_code == 503
+    # Nothing is there: a 404, where a 503 would make LINE retry.
+    assert response.status_code == 404
     assert "LINE_CHANNEL_SECRET" in response.json()["message"]
     time.sleep(0.2)
     assert line_api.requests == []

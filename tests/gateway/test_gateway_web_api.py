@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator
 
 import httpx
@@ -15,6 +16,8 @@ from gateway.config import Settings
 from gateway.web import routes
 
 ALLOWED = "https://www.consular.go.th"
+# A sender as the page makes it: 32 hex characters, 128 random bits.
+SENDER = "0123456789abcdef0123456789abcdef"
 # The app's start opens the staff side's database (and Redis).
 pytestmark = pytest.mark.postgres
 
@@ -91,7 +94,7 @@ def test_cors_preflight_only_for_allowed_origins(client: TestClient) -> None:
 def test_chat_from_a_foreign_origin_is_refused(client: TestClient) -> None:
     response = client.post(
         "/web/chat",
-        json={"sender": "abcdefgh-1234", "message": "สวัสดี"},
+        json={"sender": SENDER, "message": "สวัสดี"},
         headers={"Origin": "https://evil.example"},
     )
     assert response.status_code == 403
@@ -99,10 +102,10 @@ def test_chat_from_a_foreign_origin_is_refused(client: TestClient) -> None:
 
 def test_chat_validates_input(client: TestClient) -> None:
     assert client.post("/web/chat", json={"sender": "x", "message": "สวัสดี"}).status_code == 422
-    assert client.post("/web/chat", json={"sender": "abcdefgh-1234", "message": ""}).status_code == 422
-    assert client.post("/web/chat", json={"sender": "abcdefgh-1234", "message": "  "}).status_code == 422
+    assert client.post("/web/chat", json={"sender": SENDER, "message": ""}).status_code == 422
+    assert client.post("/web/chat", json={"sender": SENDER, "message": "  "}).status_code == 422
     assert (
-        client.post("/web/chat", json={"sender": "abcdefgh-1234", "message": "ก" * 1001}).status_code == 422
+        client.post("/web/chat", json={"sender": SENDER, "message": "ก" * 1001}).status_code == 422
     )
     assert (
         client.post(
@@ -114,7 +117,7 @@ def test_chat_validates_input(client: TestClient) -> None:
 
 def test_chat_when_assistant_is_down_says_so_in_thai(client: TestClient) -> None:
     response = client.post(
-        "/web/chat", json={"sender": "abcdefgh-1234", "message": "ทำพาสปอร์ตกี่บาท"}, headers={"Origin": ALLOWED}
+        "/web/chat", json={"sender": SENDER, "message": "ทำพาสปอร์ตกี่บาท"}, headers={"Origin": ALLOWED}
     )
     assert response.status_code == 503
     assert "1111" in response.json()["error"]
@@ -123,10 +126,10 @@ def test_chat_when_assistant_is_down_says_so_in_thai(client: TestClient) -> None
 
 def test_chat_answer_carries_a_card(web_gateway: str) -> None:
     # Follow the first button while the assistant asks back (e.g. which passport), as the page would.
-    message = "ทำพาสปอร์ตกี่บาท"
+    message, sender = "ทำพาสปอร์ตกี่บาท", secrets.token_hex(16)
     for _ in range(4):
         response = httpx.post(
-            f"{web_gateway}/web/chat", json={"sender": "apitest-0001", "message": message}, timeout=30
+            f"{web_gateway}/web/chat", json={"sender": sender, "message": message}, timeout=30
         )
         assert response.status_code == 200
         data = response.json()
