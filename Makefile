@@ -20,7 +20,7 @@ LOCAL_PACKAGES := -e ./contract -e ./privacy
 # registered in pyproject.toml).
 UNIT := not e2e and not needs_model and not browser and not postgres
 
-.PHONY: run up down shell user test unit lint train validate lexicon bench bench-nlu setup browser clean
+.PHONY: run up down shell user test unit hostile lint train validate lexicon bench bench-nlu setup browser clean
 
 ## run: set up, train if needed, start catalog + actions + Rasa + gateway; Ctrl-C stops them
 run: setup $(MODEL)
@@ -122,6 +122,15 @@ test: setup browser $(MODEL)
 		ANALYTICS_URL=http://127.0.0.1:18002 REST_TOKEN=$$(cat run/test/rest-token); trap '$(TEST_STACK) scripts/stack down' EXIT; \
 	$(SERVICES_ENV)/bin/pytest -m "not ($(UNIT))" $(SERVICES_TESTS); $(pytest_ok) || exit $$status; \
 	$(RASA_ENV)/bin/pytest -m "not ($(UNIT))" $(RASA_TESTS); $(pytest_ok)
+
+## hostile: 10,000 hostile requests (Hypothesis) at every public endpoint of the gateway and the catalog,
+## against the test stack; prints how many were answered with a 5xx, which must be 0 (make test runs 240)
+hostile: setup $(MODEL)
+	$(TEST_STACK) scripts/stack up catalog actions rasa
+	export RASA_URL=http://127.0.0.1:15005 RASA_TOKEN=test-rasa-token ACTION_ENDPOINT_URL=http://127.0.0.1:15055/webhook \
+		REST_TOKEN=$$(cat run/test/rest-token) HOSTILE_REQUESTS=$${HOSTILE_REQUESTS:-10000}; \
+		trap '$(TEST_STACK) scripts/stack down' EXIT; \
+	$(SERVICES_ENV)/bin/pytest -q -p no:cacheprovider -W ignore::hypothesis.errors.HypothesisWarning tests/gateway/test_hostile.py
 
 ## unit: the tests that need nothing running (no model, stack, browser or database), in both environments
 unit: setup
