@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 from collections.abc import Iterator
@@ -118,6 +119,61 @@ def test_markup_in_a_message_is_shown_as_text(web_gateway: str, phone_page: Page
     page.reload()
     expect(page.locator("#log .msg-user .bubble").last).to_contain_text(attack)
     assert page.locator("img").count() == 0
+    assert dialogs == []
+
+
+def test_markup_in_the_assistants_reply_is_shown_as_text(
+    web_gateway_rasa_down: str, phone_page: Page
+) -> None:
+    # Whatever the assistant (or a catalog record) says reaches the page as data: a reply made of markup
+    # in every field the page shows, texts, a card, a quick reply, must stay text and run nothing.
+    page = phone_page
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    attack = "<img src=x onerror=alert(1)><script>alert(2)</script>"
+    reply = {
+        "messages": [
+            {"type": "text", "text": f"ตอบ {attack} https://www.example.go.th/a\"><svg onload=alert(3)>"},
+            {
+                "type": "card",
+                "card": {
+                    "title": attack,
+                    "agency": attack,
+                    "topic_label": attack,
+                    "facts": [attack, "<b>ค่าธรรมเนียม</b>"],
+                    "updated": attack,
+                    "source_url": "javascript:alert(4)",
+                },
+            },
+        ],
+        "buttons": [{"title": "<i>ตกลง</i>", "payload": attack}],
+        "envelope": {"kind": "answer", "service_id": "passport", "topic": "fee"},
+    }
+    page.route(
+        "**/web/chat",
+        lambda route: route.fulfill(status=200, content_type="application/json", body=json.dumps(reply)),
+    )
+    page.goto(web_gateway_rasa_down + "/")
+
+    ask(page, QUESTION)
+
+    expect(page.locator("#log .msg-bot").nth(1)).to_contain_text(attack)
+    card = page.locator("#log .card").last
+    expect(card.locator(".card-title")).to_have_text(attack)
+    expect(card.locator(".card-facts li").nth(1)).to_have_text("<b>ค่าธรรมเนียม</b>")
+    assert card.locator("a").count() == 0  # a javascript: source is no link
+    expect(page.locator("#quick button").first).to_have_text("<i>ตกลง</i>")
+    page.locator("#quick button").first.click()
+    expect(page.locator("#log .msg-user").last).to_contain_text("<i>ตกลง</i>")
+    expect(page.locator("#typing")).to_be_hidden()
+    for tag in ("img", "script:not([src])", "svg", "b", "i"):
+        assert page.locator(f"#log {tag}, #quick {tag}").count() == 0, tag
+    # Links come only from http(s) URLs in the text, cut where the markup starts.
+    hrefs = page.locator("#log a").evaluate_all("links => links.map(a => a.href)")
+    assert hrefs and set(hrefs) == {"https://www.example.go.th/a"}  # one for each of the two replies
+    page.reload()
+    expect(page.locator("#log .card-title").last).to_have_text(attack)
+    assert page.locator("#log img, #log svg").count() == 0
     assert dialogs == []
 
 
