@@ -68,11 +68,19 @@ class RateLimiter:
     def from_settings(cls, settings: Settings) -> RateLimiter:
         return cls(settings.redis_url, settings.rate_limit_sender, settings.rate_limit_client)
 
-    async def admit(self, scope: str, kind: Kind, who: str) -> Verdict:
-        """Count one request of `who` (a sender or an address) on `scope` (web-chat, line, ...)."""
+    def _items(self, kind: Kind, factor: int) -> list[RateLimitItem]:
+        if factor == 1:
+            return self.limits[kind]
+        return [
+            type(item)(item.amount * factor, item.multiples, item.namespace) for item in self.limits[kind]
+        ]
+
+    async def admit(self, scope: str, kind: Kind, who: str, factor: int = 1) -> Verdict:
+        """Count one request of `who` (a sender or an address) on `scope` (web-chat, line, ...),
+        against `factor` times the configured limit."""
         key = _digest(who)
         try:
-            for item in self.limits[kind]:
+            for item in self._items(kind, factor):
                 if not await self._limiter.hit(item, scope, kind, key):
                     stats = await self._limiter.get_window_stats(item, scope, kind, key)
                     return Verdict(False, max(1, math.ceil(stats.reset_time - time.time())), item)

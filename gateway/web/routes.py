@@ -40,6 +40,9 @@ UNAVAILABLE_TH = f"ขออภัยค่ะ ระบบตอบคำถา
 NO_ANSWER_TH = f"ขออภัยค่ะ ยังตอบคำถามนี้ไม่ได้ ลองพิมพ์ถามใหม่อีกครั้ง หรือโทรสายด่วน {GOVERNMENT_HOTLINE} ค่ะ"
 CALLBACK_INVALID_TH = "กรุณากรอกชื่อ เบอร์โทรที่ถูกต้อง และกดยินยอมให้เจ้าหน้าที่โทรกลับค่ะ"
 CALLBACK_THANKS_TH = "ได้รับคำขอแล้วค่ะ เจ้าหน้าที่จะโทรกลับในเวลาทำการ"
+# The page asks for updates on its own while a person holds the conversation (a poll every few seconds
+# while the live stream is down, the stream's reconnections): three times what a citizen types.
+UPDATES_LIMIT_FACTOR = 3
 
 
 class ChatRequest(BaseModel):
@@ -178,11 +181,13 @@ def web_router(allowed_origins: tuple[str, ...]) -> APIRouter:
     ) -> Response | None:
         """429 with a Thai message when the client address, or the sender if known, is over its limit."""
         limiter: RateLimiter = request.app.state.web_limits
+        factor = UPDATES_LIMIT_FACTOR if scope == "web-updates" else 1
         if sender is None:
             # Behind a proxy, uvicorn's proxy_headers make this the citizen's address.
-            verdict = await limiter.admit(scope, "client", request.client.host if request.client else "")
+            address = request.client.host if request.client else ""
+            verdict = await limiter.admit(scope, "client", address, factor)
         else:
-            verdict = await limiter.admit(scope, "sender", sender)
+            verdict = await limiter.admit(scope, "sender", sender, factor)
         if verdict.allowed:
             return None
         log.info("web %s over the %s rate limit", scope, "client" if sender is None else "sender")

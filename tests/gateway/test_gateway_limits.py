@@ -114,7 +114,8 @@ def test_updates_their_stream_and_callbacks_are_limited_per_sender(
     gateway = gateway_factory(web_settings(closed_port_url, rate_limit_sender="2/minute"))
     client, sender = WebClient(gateway.base_url), new_sender()
 
-    assert [client.updates(sender).status_code for _ in range(2)] == [200, 200]
+    # The page polls on its own while a person holds the conversation: three times the limit.
+    assert [client.updates(sender).status_code for _ in range(6)] == [200] * 6
     assert_refused(client.updates(sender))
     assert client.stream_status(sender) == 429  # the poll and the live stream count together
 
