@@ -107,6 +107,7 @@ browser:
 # The suites share one stack on ports of their own, so a running `make up` is not disturbed.
 TEST_STACK := CATALOG_PORT=18001 ACTIONS_PORT=15055 RASA_PORT=15005 GATEWAY_PORT=18000 ANALYTICS_PORT=18002 \
 	RUN_DIR=$(CURDIR)/run/test TRACKER_DB_NAME=rasa_test RASA_TOKEN=test-rasa-token \
+	CATALOG_ADMIN_TOKEN=test-catalog-admin-token \
 	STAFF_DB_URL=postgresql://postgres@127.0.0.1:5432/staff_test
 pytest_ok = status=$$?; [ $$status -eq 0 ] || [ $$status -eq 5 ]
 
@@ -119,7 +120,9 @@ test: setup browser $(MODEL)
 	$(RASA) test core --model $(MODEL) --stories tests/stories --fail-on-prediction-errors --out results/core
 	$(TEST_STACK) scripts/stack up catalog actions rasa analytics
 	export RASA_URL=http://127.0.0.1:15005 RASA_TOKEN=test-rasa-token ACTION_ENDPOINT_URL=http://127.0.0.1:15055/webhook \
-		ANALYTICS_URL=http://127.0.0.1:18002 REST_TOKEN=$$(cat run/test/rest-token); trap '$(TEST_STACK) scripts/stack down' EXIT; \
+		ANALYTICS_URL=http://127.0.0.1:18002 REST_TOKEN=$$(cat run/test/rest-token) \
+		CATALOG_URL=http://127.0.0.1:18001 CATALOG_ADMIN_TOKEN=test-catalog-admin-token; \
+	trap '$(TEST_STACK) scripts/stack down' EXIT; \
 	$(SERVICES_ENV)/bin/pytest -m "not ($(UNIT))" $(SERVICES_TESTS); $(pytest_ok) || exit $$status; \
 	$(RASA_ENV)/bin/pytest -m "not ($(UNIT))" $(RASA_TESTS); $(pytest_ok)
 

@@ -18,7 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from catalog import __version__
 from catalog.models import RecordInvalid
-from catalog.store import CatalogStore, NotTheAgencys, RecordNotFound, etag_of
+from catalog.store import CatalogStore, Change, NotTheAgencys, RecordNotFound, etag_of
 
 
 class UTF8JSONResponse(JSONResponse):
@@ -53,6 +53,13 @@ def _record_response(document: dict[str, Any], status_code: int = 200) -> UTF8JS
     return UTF8JSONResponse(
         document, status_code=status_code, headers={"ETag": etag_of(document), "Cache-Control": "no-cache"}
     )
+
+
+def _change_response(change: Change) -> UTF8JSONResponse:
+    body = {"record": change.record, "version": change.version, "changed": change.changed}
+    if change.restored_from is not None:
+        body["restored_from"] = change.restored_from
+    return UTF8JSONResponse(body, headers={"ETag": etag_of(change.record)})
 
 
 def create_app(store: CatalogStore, admin_token: str | None = None) -> FastAPI:
@@ -126,7 +133,7 @@ def create_app(store: CatalogStore, admin_token: str | None = None) -> FastAPI:
     @admin.patch("/services/{service_id}")
     def admin_edit(service_id: str, body: EditBody) -> Any:
         try:
-            return _record_response(store.edit(service_id, body.by, body.fields, agency=body.agency))
+            return _change_response(store.edit(service_id, body.by, body.fields, agency=body.agency))
         except RecordInvalid as exc:
             return UTF8JSONResponse({"errors": exc.errors}, status_code=422)
 
@@ -137,7 +144,7 @@ def create_app(store: CatalogStore, admin_token: str | None = None) -> FastAPI:
     @admin.post("/services/{service_id}/history/{version}/restore")
     def admin_restore(service_id: str, version: int, body: RestoreBody) -> Any:
         try:
-            return _record_response(store.restore(service_id, version, body.by, agency=body.agency))
+            return _change_response(store.restore(service_id, version, body.by, agency=body.agency))
         except RecordInvalid as exc:
             return UTF8JSONResponse({"errors": exc.errors}, status_code=422)
 

@@ -136,6 +136,16 @@ def _iso(at: dt.datetime) -> str:
 
 
 @dataclass(frozen=True)
+class Change:
+    """What an edit or a restore did: the live record, its version, the fields it changed."""
+
+    record: dict[str, Any]
+    version: int
+    changed: list[str]
+    restored_from: int | None = None
+
+
+@dataclass(frozen=True)
 class SearchResult:
     items: list[dict[str, Any]]
     total: int
@@ -250,9 +260,9 @@ class CatalogStore:
     def edit(
         self, service_id: str, by: str, fields: dict[str, Any], *, agency: str | None = None,
         today: dt.date | None = None,
-    ) -> dict[str, Any]:
+    ) -> Change:
         """Merge `fields` into the live record, validate it and make it live with `updated` set to
-        today; the new record. `agency`: the record must be that agency's, before and after.
+        today. `agency`: the record must be that agency's, before and after.
         Raises RecordNotFound, NotTheAgencys, RecordInvalid."""
         with self._write_lock, self._sessions.begin() as session:
             row = self._row_for_update(session, service_id)
@@ -268,17 +278,19 @@ class CatalogStore:
             document = record.document()
             if agency is not None and _agency_of(document) != agency:
                 raise NotTheAgencys(service_id)
-            if document == current:
-                return current  # nothing to record: the same content, already dated today
             latest = self._latest(session, service_id)
+            if document == current and latest is not None:
+                # Nothing to record: the same content, already dated today.
+                return Change(current, latest.version, [])
             version = latest.version + 1 if latest else 1
-            self._write(session, record, by, version, changed_fields(current, document), None)
-            return document
+            changed = changed_fields(current, document)
+            self._write(session, record, by, version, changed, None)
+            return Change(document, version, changed)
 
     def restore(
         self, service_id: str, version: int, by: str, *, agency: str | None = None,
         today: dt.date | None = None,
-    ) -> dict[str, Any]:
+    ) -> Change:
         """Make the record what it was at `version` again, as a new version that says so (dated
         today, like any change). Raises RecordNotFound (no record or no such version),
         NotTheAgencys, RecordInvalid (the old state breaks today's rules)."""
@@ -296,8 +308,9 @@ class CatalogStore:
             document = record.document()
             latest = self._latest(session, service_id)
             number = latest.version + 1 if latest else 1
-            self._write(session, record, by, number, changed_fields(current, document), version)
-            return document
+            changed = changed_fields(current, document)
+            self._write(session, record, by, number, changed, version)
+            return Change(document, number, changed, version)
 
     def history(self, service_id: str, *, agency: str | None = None) -> list[dict[str, Any]]:
         """Every version, oldest first, with the changed fields' values before and after."""

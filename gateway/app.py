@@ -19,6 +19,7 @@ from gateway.line.webhook import LineChannel, line_router
 from gateway.rasa_client import RasaClient
 from gateway.web.routes import web_router
 from privacy import masked_logger
+from staff.api.agency import agency_router
 from staff.api.agent import agent_router
 from staff.api.analytics import analytics_router
 from staff.api.assist import assist_router
@@ -101,6 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(auth_router())
     app.include_router(agent_router())
     app.include_router(assist_router())
+    app.include_router(agency_router())
     app.include_router(analytics_router())
     app.include_router(pages_router())
 

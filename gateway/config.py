@@ -16,6 +16,8 @@ DEFAULT_STAFF_DB_URL = "postgresql://postgres@127.0.0.1:5432/staff"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/2"
 # The action server's webhook (the same variable as endpoints.yml): agent assist calls it directly.
 DEFAULT_ACTIONS_URL = "http://127.0.0.1:5055/webhook"
+# The catalog, whose admin API takes agencies' edits (staff/catalog_admin.py).
+DEFAULT_CATALOG_URL = "http://127.0.0.1:8001"
 # Rate limits in the `limits` library's notation ("20/minute", several joined by ";"). One citizen
 # types a few messages a minute; an address is shared by many citizens behind a mobile network's NAT.
 DEFAULT_RATE_LIMIT_SENDER = "20/minute"
@@ -58,6 +60,9 @@ class Settings:
     token_ttl_minutes: float = 480.0
     # YAML of the desk's office hours and public holidays; empty means staffed at all hours.
     office_hours_file: str = ""
+    # The catalog and its admin API token (scripts/stack gives both the same); no token, no edits.
+    catalog_url: str = DEFAULT_CATALOG_URL
+    catalog_admin_token: str = ""
 
     @property
     def line_enabled(self) -> bool:
@@ -86,4 +91,6 @@ class Settings:
             actions_url=(env.get("ACTION_ENDPOINT_URL") or DEFAULT_ACTIONS_URL).strip(),
             token_ttl_minutes=_float(env.get("STAFF_TOKEN_TTL_MINUTES"), 480.0),
             office_hours_file=env.get("OFFICE_HOURS_FILE", "").strip(),
+            catalog_url=(env.get("CATALOG_URL") or DEFAULT_CATALOG_URL).rstrip("/"),
+            catalog_admin_token=env.get("CATALOG_ADMIN_TOKEN", "").strip(),
         )

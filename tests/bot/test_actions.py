@@ -688,7 +688,7 @@ def _edit(catalog_url: str, service_id: str, fields: dict[str, Any]) -> dict[str
         headers={"Authorization": f"Bearer {TEST_CATALOG_ADMIN_TOKEN}", "Content-Type": "application/json"},
     )
     with urllib.request.urlopen(request, timeout=10) as response:
-        return json.loads(response.read())
+        return json.loads(response.read())["record"]
 
 
 def test_an_agencys_edit_is_served_at_the_next_use(catalog_url: str) -> None:

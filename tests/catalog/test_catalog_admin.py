@@ -102,7 +102,8 @@ def test_an_edit_goes_live_dated_today_with_a_new_etag(catalog: str) -> None:
     fees = [{**PASSPORT_FEES[0], "amount": 1234}, PASSPORT_FEES[1]]
     response = edit(catalog, "passport", {"fees": fees})
     assert response.status_code == 200, response.text
-    record = response.json()
+    record = response.json()["record"]
+    assert (response.json()["version"], response.json()["changed"]) == (2, ["fees"])
     assert record["fees"][0]["amount"] == 1234 and record["fees"][1] == PASSPORT_FEES[1]
     assert record["updated"] == bangkok_today()
     assert record["source_url"] == before.json()["source_url"]  # kept
@@ -113,14 +114,16 @@ def test_an_edit_goes_live_dated_today_with_a_new_etag(catalog: str) -> None:
 
 def test_an_edit_merges_objects_and_replaces_lists(catalog: str) -> None:
     seed = httpx.get(f"{catalog}/services/passport", timeout=10).json()
-    record = edit(catalog, "passport", {"contact": {"hotline": "1111"}, "steps": ["จองคิวออนไลน์"]}).json()
+    record = edit(catalog, "passport", {"contact": {"hotline": "1111"}, "steps": ["จองคิวออนไลน์"]}).json()[
+        "record"
+    ]
     assert record["contact"] == {**seed["contact"], "hotline": "1111"}  # the website stays
     assert record["steps"] == ["จองคิวออนไลน์"]
     assert [v["changed"] for v in history(catalog, "passport")] == [[], ["steps", "contact"]]
 
 
 def test_a_new_source_url_may_be_given(catalog: str) -> None:
-    record = edit(catalog, "passport", {"source_url": "https://www.consular.go.th/passport"}).json()
+    record = edit(catalog, "passport", {"source_url": "https://www.consular.go.th/passport"}).json()["record"]
     assert record["source_url"] == "https://www.consular.go.th/passport"
 
 
@@ -183,7 +186,7 @@ def test_every_problem_is_reported_at_once(unchanged: str) -> None:
 def test_updated_is_the_catalogs_to_set(catalog: str) -> None:
     record = edit(
         catalog, "passport", {"updated": "2020-01-01", "processing_time": "ประมาณ 3 วันทำการ"}
-    ).json()
+    ).json()["record"]
     assert record["updated"] == bangkok_today()
 
 
@@ -219,7 +222,8 @@ def test_restore_makes_a_new_version_that_says_so(catalog: str) -> None:
     edit(catalog, "passport", {"fees": [{**PASSPORT_FEES[0], "amount": 1234}], "processing_time": "ทันที"})
     response = restore(catalog, "passport", 1)
     assert response.status_code == 200, response.text
-    record = response.json()
+    record = response.json()["record"]
+    assert (response.json()["version"], response.json()["restored_from"]) == (3, 1)
     assert record == {**seed, "updated": bangkok_today()}
     assert httpx.get(f"{catalog}/services/passport", timeout=10).json() == record
     versions = history(catalog, "passport")
@@ -352,7 +356,7 @@ def test_edits_survive_a_restart_and_a_changed_seed_loads_only_where_nobody_edit
     seeds, database = tmp_path / "seed", tmp_path / "kept.db"
     shutil.copytree(SEED_DIR, seeds)
     with running_catalog(tmp_path, "--seed-dir", str(seeds), database=database) as url:
-        edited = edit(url, "passport", {"processing_time": "ประมาณ 3 วันทำการ"}).json()
+        edited = edit(url, "passport", {"processing_time": "ประมาณ 3 วันทำการ"}).json()["record"]
     for service_id in ("passport", "id-card"):
         path = seeds / f"{service_id}.json"
         path.write_text(
