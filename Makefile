@@ -28,7 +28,8 @@ run: setup $(MODEL)
 	@echo
 	@echo "The assistant is up:"
 	@echo "  web chat      http://localhost:8000/"
-	@echo "  Rasa REST     curl -s localhost:5005/webhooks/rest/webhook -d '{\"sender\":\"me\",\"message\":\"ทำพาสปอร์ตกี่บาท\"}'"
+	@echo "  Rasa REST     curl -s localhost:5005/webhooks/rest/webhook -H \"Authorization: Bearer \$$(cat run/rest-token)\" \\"
+	@echo "                  -d '{\"sender\":\"me\",\"message\":\"ทำพาสปอร์ตกี่บาท\"}'"
 	@echo "  catalog       http://localhost:8001/services"
 	@echo "  terminal chat make shell"
 	@echo "Logs follow; Ctrl-C stops everything."
