@@ -109,6 +109,10 @@ def test_every_container_has_probes_resources_and_no_privileges(name: str) -> No
         assert security["readOnlyRootFilesystem"] is True
     for container in _containers(deployment, init=False):
         assert "readinessProbe" in container and "livenessProbe" in container, (name, container["name"])
+        # With a read-only root, Python's temporary files and the caches under HOME (pythainlp's
+        # data folder, matplotlib's) need writable folders of their own.
+        mounts = {m["mountPath"] for m in container["volumeMounts"]}
+        assert {"/tmp", "/home/assistant"} <= mounts, (name, mounts)
 
 
 def _python_probes() -> Iterator[tuple[str, str]]:
