@@ -24,24 +24,43 @@ checks them against Rasa's own code.
   about as much as the light components themselves. The graphs are small and run on
   one thread anyway, so the patched method calls the same nodes, each after the nodes
   it needs, with the same inputs and the same result.
+- ``rasa.core.agent._update_model_from_server``: a worker that pulls a new model from the
+  model server (endpoints.yml ``models:``, staff/models.py) loads it on the event loop, which
+  answers nobody for those seconds (3 s for this model, more on a busy machine), and the
+  first message after it pays for e5's start. The patched function pulls the same way, then
+  builds the new model's processor in a thread, runs a few messages through it there, and
+  only then swaps it in, all at once as ``Agent.load_model`` does, so the worker keeps
+  answering with the old model meanwhile. A model that fails to load leaves the old one, as
+  in Rasa.
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import os
+from pathlib import Path
 from typing import Any
 
+import aiohttp
 import rasa
+import rasa.core.agent
 from jsonschema import ValidationError
 from jsonschema.validators import validator_for
 from rasa.core.actions.action import RemoteAction
+from rasa.core.agent import Agent
+from rasa.core.channels.channel import UserMessage
+from rasa.core.nlg import TemplatedNaturalLanguageGenerator
+from rasa.core.processor import MessageProcessor
 from rasa.engine.exceptions import GraphRunError
 from rasa.engine.runner.dask import DaskGraphRunner
+from rasa.nlu.utils import is_url
 from rasa.shared.constants import DOCS_BASE_URL
 from rasa.shared.core.events import Event
 from rasa.shared.utils.common import all_subclasses
+from rasa.utils.common import TempDirectoryPath, get_temp_dir_name
+from rasa.utils.endpoints import EndpointConfig
 
 logger = logging.getLogger(__name__)
 
@@ -139,6 +158,62 @@ def _run_graph(
         raise GraphRunError("Error running runner.") from error
 
 
+# Run through a newly pulled model before it answers citizens: the first loads e5 and the
+# tokenizer's dictionary, which would otherwise delay a citizen's message.
+WARM_UP_MESSAGES = ("สวัสดีค่ะ", "สอบถามเรื่องเอกสารหน่อยค่ะ", "ทำพาสปอร์ตเสียเงินเท่าไหร่")
+
+
+def _prepared_processor(agent: Agent, model_directory: str) -> MessageProcessor:
+    """The new model's processor, as Agent.load_model makes it, run once (in a worker thread)."""
+    processor = MessageProcessor(
+        model_path=model_directory,
+        tracker_store=agent.tracker_store,
+        lock_store=agent.lock_store,
+        action_endpoint=agent.action_endpoint,
+        generator=agent.nlg,
+        http_interpreter=agent.http_interpreter,
+    )
+    for text in WARM_UP_MESSAGES:
+        try:
+            asyncio.run(processor.parse_message(UserMessage(text, sender_id="model-warm-up")))
+        except Exception:  # a failing warm-up must not stop the load; the model is used as is
+            logger.exception("warming up the new model failed")
+    return processor
+
+
+def _set_processor(agent: Agent, processor: MessageProcessor, fingerprint: str) -> None:
+    """Agent.load_model's steps after building the processor, on the event loop (no await between)."""
+    agent.processor = processor
+    agent.domain = processor.domain
+    agent._set_fingerprint(fingerprint)
+    agent.tracker_store.domain = agent.domain
+    if isinstance(agent.nlg, TemplatedNaturalLanguageGenerator):
+        agent.nlg.responses = agent.domain.responses if agent.domain else {}
+
+
+async def _update_model_from_server(model_server: EndpointConfig, agent: Agent) -> None:
+    """Rasa's function, with the model built in a thread while the worker keeps answering."""
+    if not is_url(model_server.url):
+        raise aiohttp.InvalidURL(model_server.url)
+    with TempDirectoryPath(get_temp_dir_name()) as temporary_directory:
+        try:
+            new_fingerprint = await rasa.core.agent._pull_model_and_fingerprint(
+                model_server, agent.fingerprint, temporary_directory
+            )
+            if not new_fingerprint:
+                logger.debug(f"No new model found at URL {model_server.url}")
+                return
+            logger.info("Found new model %s; loading it while the current one answers", new_fingerprint)
+            loop = asyncio.get_running_loop()
+            processor = await loop.run_in_executor(
+                None, _prepared_processor, agent, str(Path(temporary_directory))
+            )
+            _set_processor(agent, processor, new_fingerprint)
+            logger.info("Now serving model %s", processor.model_metadata.model_id)
+        except Exception:
+            logger.exception("Failed to update model. The previous model will stay loaded instead.")
+
+
 # The Rasa releases the patches were checked against (tests/bot/test_rasa_patches.py).
 TESTED_RASA_VERSIONS = frozenset({"3.6.21"})
 # BOT_RASA_PATCHES=off runs Rasa as it ships (slower, same results).
@@ -146,11 +221,13 @@ SWITCH = "BOT_RASA_PATCHES"
 _OFF = {"off", "0", "false", "no"}
 
 # (owner, attribute, patched value, Rasa's own value)
-_PATCHES: list[tuple[type, str, Any, Any]] = [
+_PATCHES: list[tuple[Any, str, Any, Any]] = [
     (RemoteAction, "_validate_action_result", _validate_action_result,
      RemoteAction.__dict__["_validate_action_result"]),
     (DaskGraphRunner, "run", _run_graph, DaskGraphRunner.__dict__["run"]),
     (Event, "resolve_by_type", staticmethod(_resolve_by_type), Event.__dict__["resolve_by_type"]),
+    (rasa.core.agent, "_update_model_from_server", _update_model_from_server,
+     rasa.core.agent.__dict__["_update_model_from_server"]),
 ]
 
 
