@@ -45,8 +45,8 @@ down:
 ## shell: chat with the assistant in the terminal (starts the catalog and actions if needed)
 # Rasa's shell serves a REST channel of its own, without a token: on loopback only (its default is every interface).
 shell: setup $(MODEL)
-	@scripts/stack up catalog actions
-	@$(RASA) shell --model $(MODEL) --endpoints endpoints.yml --interface 127.0.0.1
+	@scripts/stack up catalog actions models
+	@MODEL_SERVER_URL=$${MODEL_SERVER_URL:-http://127.0.0.1:5006/models/current} $(RASA) shell --model $(MODEL) --endpoints endpoints.yml --interface 127.0.0.1
 
 ## user: a staff account made or changed: make user NAME=somchai ROLE=agent [AGENCY=dlt] [DISPLAY_NAME=...],
 ## the password from the environment only (read -rs USER_PASSWORD; export USER_PASSWORD)
@@ -119,7 +119,7 @@ test: setup browser $(MODEL)
 	python3 ../shared/eval/leakcheck.py --near
 	$(MAKE) lint k8s-validate validate unit
 	$(RASA) test core --model $(MODEL) --stories tests/stories --fail-on-prediction-errors --out results/core
-	$(TEST_STACK) scripts/stack up catalog actions rasa analytics
+	$(TEST_STACK) scripts/stack up catalog actions rasa analytics trainer
 	export RASA_URL=http://127.0.0.1:15005 RASA_TOKEN=test-rasa-token ACTION_ENDPOINT_URL=http://127.0.0.1:15055/webhook \
 		ANALYTICS_URL=http://127.0.0.1:18002 REST_TOKEN=$$(cat run/test/rest-token) \
 		CATALOG_URL=http://127.0.0.1:18001 CATALOG_ADMIN_TOKEN=test-catalog-admin-token; \

@@ -34,6 +34,8 @@ for name, value in {
     # Read with the rest of endpoints.yml, though this benchmark's store publishes nowhere.
     "RABBITMQ_HOST": "127.0.0.1", "RABBITMQ_PORT": "5672", "RABBITMQ_USER": "guest",
     "RABBITMQ_PASSWORD": "guest", "RABBITMQ_EXCHANGE": "rasa.rasa", "RABBITMQ_QUEUE": "rasa_events.rasa",
+    # Read too; this benchmark loads its model from the file.
+    "MODEL_SERVER_URL": "http://127.0.0.1:5006/models/current",
 }.items():
     os.environ.setdefault(name, value)
 

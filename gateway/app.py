@@ -24,6 +24,7 @@ from staff.api.agent import agent_router
 from staff.api.analytics import analytics_router
 from staff.api.assist import assist_router
 from staff.api.auth import auth_router
+from staff.api.candidates import candidates_router
 from staff.api.pages import pages_router
 from staff.db import open_pool
 from staff.events import EventBus
@@ -104,6 +105,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(assist_router())
     app.include_router(agency_router())
     app.include_router(analytics_router())
+    app.include_router(candidates_router())
     app.include_router(pages_router())
 
     @app.get("/health")
