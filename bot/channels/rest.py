@@ -13,6 +13,7 @@ from __future__ import annotations
 import hmac
 import logging
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from typing import Any
 
 from rasa.core.channels.channel import UserMessage
@@ -28,6 +29,12 @@ install()  # Rasa loads this channel: see bot/patches.py
 logger = logging.getLogger(__name__)
 
 MAX_MESSAGE_CHARS = 5000
+
+# Whether handling this request's message raised: Rasa's channel logs the error and answers 200 with
+# whatever it had collected, even when the turn was not stored (the tracker store or the lock store
+# restarting). Such a turn is answered 500 here, so that the gateway tries it again instead of taking
+# a reply whose turn the conversation does not have (gateway/rasa_client.py).
+_turn_failed: ContextVar[list[Exception] | None] = ContextVar("turn_failed", default=None)
 
 
 class MaskedRestInput(RestInput):
@@ -71,7 +78,16 @@ class MaskedRestInput(RestInput):
         return mask(req.json["message"])
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        blueprint = super().blueprint(on_new_message)
+        async def handle(message: UserMessage) -> None:
+            try:
+                await on_new_message(message)
+            except Exception as error:
+                failures = _turn_failed.get()
+                if failures is not None:
+                    failures.append(error)
+                raise
+
+        blueprint = super().blueprint(handle)
 
         @blueprint.middleware("request")
         async def check(request: Request) -> Any:
@@ -79,6 +95,15 @@ class MaskedRestInput(RestInput):
                 problem = self._problem(request)
                 if problem:
                     return response.json({"error": problem[1]}, status=problem[0])
+                # Request middleware and handler run in one task: the handler sees this list.
+                _turn_failed.set([])
+            return None
+
+        @blueprint.middleware("response")
+        async def failed(request: Request, answer: Any) -> Any:
+            failures = _turn_failed.get()
+            if request.method == "POST" and request.path.endswith("/webhook") and failures:
+                return response.json({"error": f"the turn failed: {type(failures[0]).__name__}"}, status=500)
             return None
 
         return blueprint

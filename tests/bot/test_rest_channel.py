@@ -26,6 +26,7 @@ from bot.channels.rest import MAX_MESSAGE_CHARS, MaskedRestInput
 from privacy import EMAIL_MASK, NATIONAL_ID_MASK, PHONE_MASK
 
 TOKEN = "test-token-ไม่ใช่ของจริง".encode().hex()
+FAILING_TURN = "a turn whose handling raises"
 
 
 @dataclass
@@ -37,6 +38,9 @@ class RecordingAgent:
     async def handle_message(self, message: UserMessage) -> None:
         self.received.append(message)
         await message.output_channel.send_text_message(message.sender_id, message.text or "")
+        if message.text == FAILING_TURN:
+            # As when the tracker store cannot save the turn after its replies were collected.
+            raise ConnectionError("the tracker store went away")
 
 
 @dataclass
@@ -206,3 +210,14 @@ def test_the_message_reaches_rasa_through_the_rest_channel(secured: Server) -> N
     message = secured.agent.received[-1]
     assert message.input_channel == "rest"
     assert message.sender_id == "u-channel"
+
+
+def test_a_turn_that_failed_is_answered_500_not_with_what_was_collected(secured: Server) -> None:
+    status, body = secured.post({"sender": "failing", "message": FAILING_TURN}, token=TOKEN)
+    assert status == 500
+    assert "ConnectionError" in body["error"]
+    # The next turn is answered as usual: the failure was this request's only.
+    assert secured.post({"sender": "failing", "message": "สวัสดี"}, token=TOKEN) == (
+        200,
+        [{"recipient_id": "failing", "text": "สวัสดี"}],
+    )
