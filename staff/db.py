@@ -42,6 +42,9 @@ async def open_pool(url: str, *, min_size: int = 1, max_size: int = 10) -> Async
         min_size=min_size,
         max_size=max_size,
         kwargs={"row_factory": dict_row, "autocommit": True},
+        # A connection is checked as it is handed out (one empty query): after PostgreSQL restarts, every
+        # pooled connection is dead, and each would otherwise fail one request of a citizen or an agent.
+        check=AsyncConnectionPool.check_connection,
         open=False,
     )
     await pool.open(wait=True, timeout=10)
