@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from redis.asyncio import Redis
 
 from gateway import __version__
 from gateway.body_limit import BodyLimit
@@ -17,6 +16,7 @@ from gateway.conversations import Conversations
 from gateway.errors import install as install_error_handlers
 from gateway.line.webhook import LineChannel, line_router
 from gateway.rasa_client import RasaClient
+from gateway.staff_off import StaffOff, open_staff_side
 from gateway.web.routes import web_router
 from privacy import masked_logger
 from staff.api.agency import agency_router
@@ -26,7 +26,6 @@ from staff.api.assist import assist_router
 from staff.api.auth import auth_router
 from staff.api.candidates import candidates_router
 from staff.api.pages import pages_router
-from staff.db import open_pool
 from staff.events import EventBus
 from staff.handoff import HandoffDesk
 from staff.hours import OfficeHours
@@ -59,10 +58,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             rest_token=settings.rest_token,
         )
         app.state.rasa = rasa
-        app.state.staff_db = await open_pool(settings.staff_db_url)
-        redis = Redis.from_url(settings.redis_url)
-        app.state.bus = EventBus(redis)
-        app.state.desk = HandoffDesk(app.state.staff_db, app.state.bus)
+        # Without its PostgreSQL or Redis the staff side is off; the chat answers (gateway/staff_off.py).
+        app.state.staff_db, redis, app.state.staff_off = await open_staff_side(settings)
+        app.state.bus = EventBus(redis) if redis is not None else None
+        app.state.desk = HandoffDesk(app.state.staff_db, app.state.bus) if app.state.staff_db else None
         app.state.conversations = Conversations(rasa, app.state.desk, hours)
         app.state.line = None
         if settings.line_enabled:
@@ -70,7 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redelivery = None
         if app.state.line is None:
             log.warning("LINE channel not configured (LINE_CHANNEL_SECRET / LINE_CHANNEL_ACCESS_TOKEN unset)")
-        else:
+        elif app.state.desk is not None:
             redelivery = asyncio.create_task(_redeliver_line(app))
         try:
             yield
@@ -81,8 +80,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     await redelivery
             if app.state.line is not None:
                 await app.state.line.aclose()
-            await redis.aclose()
-            await app.state.staff_db.close()
+            if redis is not None:
+                await redis.aclose()
+            if app.state.staff_db is not None:
+                await app.state.staff_db.close()
             await rasa.aclose()
 
     app = FastAPI(
@@ -97,6 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.line = None
     # Bodies over a few kilobytes (the web chat) or a megabyte (LINE) are refused before they are read.
     app.add_middleware(BodyLimit)
+    app.add_middleware(StaffOff)
     install_error_handlers(app)
     app.include_router(line_router())
     app.include_router(web_router(settings.web_allowed_origins))

@@ -5,9 +5,13 @@ offers a callback). The web chat and LINE both answer through here.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime as dt
 from typing import Any
+
+import psycopg
+from redis.exceptions import RedisError
 
 from contract.replies import (
     AGENT,
@@ -33,6 +37,10 @@ from staff.handoff import HandoffDesk, Held
 from staff.hours import OfficeHours
 
 log = masked_logger(__name__)
+
+# Whether a person holds the conversation is asked again this many times while the staff database
+# restarts (a second or so), so that the citizen's turn is answered rather than lost.
+HELD_TRIES = 4
 
 # The slots a summary shows an agent: what the citizen told the bot about themselves.
 DETAIL_SLOTS = ("age", "vehicle", "person", "validity_years")
@@ -60,6 +68,11 @@ def closed_text(hours: OfficeHours, callback_form: bool) -> str:
     if callback_form:
         return text + " ฝากชื่อและเบอร์โทรไว้ให้เจ้าหน้าที่โทรกลับได้ค่ะ"
     return text + f" หรือโทรสายด่วน {GOVERNMENT_HOTLINE} ได้ตลอด 24 ชั่วโมงค่ะ"
+
+
+def no_desk_text() -> str:
+    # No staff side (its PostgreSQL or Redis is missing: gateway/staff_off.py): the hotline instead.
+    return f"ตอนนี้ยังไม่มีเจ้าหน้าที่ตอบทางแชตค่ะ โทรสายด่วน {GOVERNMENT_HOTLINE} ได้ตลอด 24 ชั่วโมงค่ะ"
 
 
 def summarize(tracker: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -114,14 +127,14 @@ def _timestamp(value: object) -> str | None:
 
 
 class Conversations:
-    def __init__(self, rasa: RasaClient, desk: HandoffDesk, hours: OfficeHours) -> None:
+    def __init__(self, rasa: RasaClient, desk: HandoffDesk | None, hours: OfficeHours) -> None:
         self._rasa = rasa
         self._desk = desk
         self.hours = hours
 
     async def turn(self, sender: str, channel: str, text: str, metadata: dict[str, Any]) -> BotTurn:
         """The citizen's message, answered; raises RasaUnavailable when the bot cannot be reached."""
-        held = await self._desk.held(sender)
+        held = await self._held(sender)
         if held is not None:
             await self._desk.citizen_message(held, text)
             return await self.with_agent(held)
@@ -129,6 +142,21 @@ class Conversations:
         if turn.kind == HANDOFF:
             turn = await self._hand_over(sender, channel, turn)
         return turn
+
+    async def _held(self, sender: str) -> Held | None:
+        if self._desk is None:
+            return None
+        for attempt in range(1, HELD_TRIES + 1):
+            try:
+                return await self._desk.held(sender)
+            except psycopg.OperationalError:
+                if attempt == HELD_TRIES:
+                    raise
+                log.warning(
+                    "staff database unreachable; asking again whether a person holds the conversation"
+                )
+                await asyncio.sleep(0.25 * attempt)
+        return None
 
     async def with_agent(self, held: Held) -> BotTurn:
         envelope: dict[str, Any] = {KIND: WITH_AGENT, AGENT: held.agent_name}
@@ -138,6 +166,9 @@ class Conversations:
 
     async def _hand_over(self, sender: str, channel: str, turn: BotTurn) -> BotTurn:
         envelope = dict(turn.envelope or {})
+        if self._desk is None:
+            envelope[CALLBACK] = False
+            return dataclasses.replace(turn, texts=[*turn.texts, no_desk_text()], envelope=envelope)
         if not self.hours.is_open():
             # Only the web page has the callback form; LINE is pointed to the hotline.
             callback = channel == "web"
@@ -150,7 +181,15 @@ class Conversations:
         except RasaUnavailable:
             log.warning("no tracker for the handoff of %s; queued without a summary", sender[:12])
             summary, transcript = {SERVICE_ID: envelope.get(SERVICE_ID), TOPIC: None, "details": {}}, []
-        held, position = await self._desk.open(sender, channel, summary, transcript)
+        try:
+            held, position = await self._desk.open(sender, channel, summary, transcript)
+        except (psycopg.Error, RedisError, OSError):
+            # The desk's database or its live events restarting: the citizen is given the hotline now
+            # rather than no answer at all.
+            log.exception("the handoff of %s could not be queued; pointed to the hotline", sender[:12])
+            return dataclasses.replace(
+                turn, texts=[*turn.texts, no_desk_text()], envelope={**envelope, CALLBACK: False}
+            )
         try:
             await self._rasa.append_events(sender, PAUSE_EVENTS)
         except RasaUnavailable:

@@ -77,7 +77,9 @@ async def _live_model_id() -> str | None:
 def candidates_router() -> APIRouter:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await ensure_schema(app.state.staff_db)
+        # No staff database (gateway/staff_off.py: the staff side is off, its paths answer 503).
+        if app.state.staff_db is not None:
+            await ensure_schema(app.state.staff_db)
         catalog = (os.environ.get("CATALOG_URL") or DEFAULT_CATALOG_URL).rstrip("/")
         app.state.candidates_catalog = httpx.AsyncClient(base_url=catalog, timeout=10.0)
         try:
