@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import fcntl
 import json
 import logging
 import os
@@ -34,7 +35,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -253,7 +254,14 @@ class Job:
         if conflicts:
             self.report["conflicts"] = conflicts
             raise StepFailed("conflicts", f"{len(conflicts)} examples contradict the training data")
+        if os.environ.get("TRAINER_LOCK_FILE"):
+            self.update(step="waiting")  # for the machine's other heavy jobs
+        with machine_lock():
+            self.train_and_gate(data, examples, faq_entries, live)
 
+    def train_and_gate(
+        self, data: Path, examples: list[dict[str, Any]], faq_entries: list[dict[str, Any]], live: LiveModel
+    ) -> None:
         env = rasa_env(self.workdir)
         rasa = [str(rasa_python()), "-m", "rasa"]
         self.progress("validate")
@@ -455,6 +463,22 @@ def ensure_schema(conn: psycopg.Connection) -> None:
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
         conn.execute(SCHEMA.read_text(encoding="utf-8"))
+
+
+@contextlib.contextmanager
+def machine_lock() -> Iterator[None]:
+    """TRAINER_LOCK_FILE: a file locked (flock) while a job trains and tests, as other heavy jobs do."""
+    path = os.environ.get("TRAINER_LOCK_FILE", "").strip()
+    if not path:
+        yield
+        return
+    with open(path, "a") as lock:
+        log.info("waiting for %s", path)
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def take_and_run(jobs: psycopg.Connection, db: psycopg.Connection) -> bool:
