@@ -22,8 +22,11 @@ UNIT := not e2e and not needs_model and not browser and not postgres
 
 .PHONY: run up down shell user test unit hostile lint train validate lexicon bench bench-nlu setup browser clean
 
+# RASA_REPLICAS=N (N > 1) runs N Rasa servers behind HAProxy, which `make balancer` installs.
+BALANCER := $(if $(filter-out 1,$(RASA_REPLICAS)),balancer)
+
 ## run: set up, train if needed, start catalog + actions + Rasa + gateway; Ctrl-C stops them
-run: setup $(MODEL)
+run: setup $(MODEL) $(BALANCER)
 	@scripts/stack up
 	@echo
 	@echo "The assistant is up:"
@@ -36,7 +39,7 @@ run: setup $(MODEL)
 	@trap 'scripts/stack down' EXIT INT TERM; tail -n 0 -F run/*.log
 
 ## up / down: the same stack in the background
-up: setup $(MODEL)
+up: setup $(MODEL) $(BALANCER)
 	@scripts/stack up
 
 down:
@@ -104,6 +107,11 @@ browser:
 	@command -v chromium >/dev/null && fc-list | grep -qi tlwg && fc-list | grep -qi "color emoji" || \
 		{ apt-get update -qq && apt-get install -y -qq chromium fonts-thai-tlwg fonts-noto-color-emoji >/dev/null; }
 
+.PHONY: balancer load chaos
+## balancer: Debian's HAProxy, in front of Rasa's replicas (RASA_REPLICAS, scripts/stack); its service stays off
+balancer:
+	@command -v haproxy >/dev/null || { apt-get update -qq && apt-get install -y -qq haproxy >/dev/null; }
+
 ## test: everything, on a fresh machine
 # The suites share one stack on ports of their own, so a running `make up` is not disturbed.
 TEST_STACK := CATALOG_PORT=18001 ACTIONS_PORT=15055 RASA_PORT=15005 GATEWAY_PORT=18000 ANALYTICS_PORT=18002 \
@@ -112,10 +120,11 @@ TEST_STACK := CATALOG_PORT=18001 ACTIONS_PORT=15055 RASA_PORT=15005 GATEWAY_PORT
 	STAFF_DB_URL=postgresql://postgres@127.0.0.1:5432/staff_test
 pytest_ok = status=$$?; [ $$status -eq 0 ] || [ $$status -eq 5 ]
 
-SERVICES_TESTS := tests/contract tests/privacy tests/catalog tests/gateway tests/staff tests/analytics tests/deploy
+SERVICES_TESTS := tests/contract tests/privacy tests/catalog tests/gateway tests/staff tests/analytics tests/deploy \
+	tests/ops
 RASA_TESTS := tests/contract tests/privacy tests/bot tests/bench tests/e2e
 
-test: setup browser $(MODEL)
+test: setup browser balancer $(MODEL)
 	python3 ../shared/eval/leakcheck.py --near
 	$(MAKE) lint k8s-validate validate unit
 	$(RASA) test core --model $(MODEL) --stories tests/stories --fail-on-prediction-errors --out results/core
@@ -155,6 +164,20 @@ bench: up
 	@echo "model size: $$(du -h $(MODEL) | cut -f1)   Rasa server memory: $$(python3 -m bench.memory run/rasa.pid)"
 	PYTHONPATH=$(CURDIR) $(SERVICES_ENV)/bin/python -m bench.handoff --json results/bench-handoff.json | tee results/bench-handoff.txt
 	PYTHONPATH=$(CURDIR) $(SERVICES_ENV)/bin/python -m bench.assist --data ../shared/eval/dev.jsonl --json results/bench-assist.json | tee results/bench-assist.txt
+
+## load: the web chat under 1, 4, 20 and 100 users (Locust, headless, 30 s each), with one Rasa server and then
+## two replicas; turns a second and p50/p95/p99, lost turns, turns stored twice (about 10 minutes; a stack of its own)
+load: setup balancer $(MODEL)
+	@mkdir -p results
+	set -o pipefail; PYTHONPATH=$(CURDIR) $(SERVICES_ENV)/bin/python -m bench.load load --json results/load.json \
+		| tee results/load.txt
+
+## chaos: 8 users on two replicas while a replica is killed, the catalog stopped, PostgreSQL and then Redis
+## restarted (the machine's, started again in any case): what each run lost, which must be nothing
+chaos: setup balancer $(MODEL)
+	@mkdir -p results
+	set -o pipefail; PYTHONPATH=$(CURDIR) $(SERVICES_ENV)/bin/python -m bench.load chaos --json results/chaos.json \
+		| tee results/chaos.txt
 
 ## bench-nlu: the project's NLU against its peers, the community Rasa pipeline and e5-knn (about 30 min)
 bench-nlu: setup $(MODEL)
