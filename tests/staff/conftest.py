@@ -12,7 +12,8 @@ import functools
 import os
 import secrets
 from collections.abc import Callable, Iterator
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -24,6 +25,9 @@ from support import free_port
 from gateway.app import create_app
 from gateway.config import DEFAULT_REDIS_URL, DEFAULT_STAFF_DB_URL, Settings
 from staff.accounts import save_account
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page
 
 TEST_DB = "staff_test_accounts"
 # Every account a test makes starts with this, so the session's lockout keys can be found again.
@@ -115,3 +119,56 @@ def make_account(client: TestClient) -> Callable[..., tuple[str, str]]:
 
     return make
 
+
+# ---- browsers (the staff pages' tests: test_console_browser.py, test_agency*_browser.py) -------------
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+# How long a page waits for what it expects (an answer of the real assistant, on a busy machine).
+ANSWER_MS = 30_000
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: make browser (never `playwright install`)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def new_page(browser: Browser) -> Iterator[Callable[..., Page]]:
+    """new_page(desk=True): a page in a context of its own (a desk 1366x768, or a phone). Its
+    `errors` are the page's uncaught script errors."""
+    contexts: list[Any] = []
+
+    def make(desk: bool = True) -> Page:
+        if desk:
+            context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="th-TH")
+        else:
+            context = browser.new_context(
+                viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True, locale="th-TH"
+            )
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(ANSWER_MS)
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.errors = errors  # type: ignore[attr-defined]
+        return page
+
+    yield make
+    for context in contexts:
+        context.close()

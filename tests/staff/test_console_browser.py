@@ -25,29 +25,18 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 from support import free_port, staff_test_db_url, start_process, stop_process
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOT = REPO_ROOT / "docs" / "agent-console.png"
 CONSOLE_DB = "staff_test_console"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 PASSPORT = re.compile(r"พาสปอร์ต|หนังสือเดินทาง")
 ASK_FOR_A_PERSON = "ขอคุยกับเจ้าหน้าที่"
 TAKEN_BY_OTHER = "มีเจ้าหน้าที่คนอื่นรับเรื่องนี้แล้ว"
 RELEASED = "กลับมาคุยกับผู้ช่วยอัตโนมัติแล้วค่ะ"
 # Live means the page changes without a reload well before its safety poll (30 s) would.
 LIVE_MS = 10_000
-ANSWER_MS = 30_000
 
 
 # ---- the gateway, its database, the agents -------------------------------------------------------
@@ -149,44 +138,7 @@ def make_agent(gateway: str, console_db_url: str) -> Callable[[str], tuple[str, 
     return make
 
 
-# ---- browsers -------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    from playwright.sync_api import sync_playwright
-
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: make browser (never `playwright install`)")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def new_page(browser: Browser) -> Iterator[Callable[..., Page]]:
-    """new_page(desk=True): a page in a context of its own (an agent's desk 1366x768, or a phone)."""
-    contexts: list[Any] = []
-
-    def make(desk: bool = True) -> Page:
-        if desk:
-            context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="th-TH")
-        else:
-            context = browser.new_context(
-                viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True, locale="th-TH"
-            )
-        contexts.append(context)
-        page = context.new_page()
-        page.set_default_timeout(ANSWER_MS)
-        errors: list[str] = []
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        page.errors = errors  # type: ignore[attr-defined]
-        return page
-
-    yield make
-    for context in contexts:
-        context.close()
+# ---- browsers: `browser` and `new_page` are tests/staff/conftest.py's -------------------------------
 
 
 def sign_in(page: Page, base_url: str, username: str, password: str) -> None:
@@ -249,7 +201,7 @@ def test_agent_takes_over_the_chat_and_hands_it_back(
     agent.locator("body").press(f"Alt+{position}")
     expect(agent.locator("#conv-title")).to_be_focused()
     expect(agent.locator("#transcript")).to_contain_text(ASK_FOR_A_PERSON)
-    expect(agent.locator("#summary")).to_contain_text("passport")  # what the bot understood before
+    expect(agent.locator("#summary")).to_contain_text(PASSPORT)  # what the bot understood, named in Thai
     agent.get_by_label("สิ่งที่ผู้โทรถาม").press("t")
     expect(agent.get_by_label("สิ่งที่ผู้โทรถาม")).to_have_value("t")
     expect(agent.get_by_role("button", name="รับเรื่อง", exact=True)).to_be_visible()

@@ -24,15 +24,15 @@
     { value: 'not_public_service', label: 'ไม่ใช่เรื่องบริการภาครัฐ' },
     { value: 'other', label: 'อื่น ๆ' }
   ];
-  var ROLE_LABELS = { agent: 'เจ้าหน้าที่', supervisor: 'หัวหน้าเวร', agency: 'หน่วยงาน', admin: 'ผู้ดูแลระบบ' };
+  var ROLE_LABELS = Staff.ROLE_LABELS;
   var CHANNEL_LABELS = { web: 'เว็บแชท', line: 'LINE' };
   var AUTHOR_LABELS = { citizen: 'ประชาชน', bot: 'ผู้ช่วยอัตโนมัติ', agent: 'เจ้าหน้าที่', system: 'ระบบ' };
   // The details the bot asked the citizen for (gateway/conversations.py, DETAIL_SLOTS).
   var DETAIL_LABELS = { age: 'อายุ', vehicle: 'ยานพาหนะ', person: 'ยื่นให้ใคร', validity_years: 'อายุเล่ม (ปี)' };
   var TAKEN_BY_OTHER = 'มีเจ้าหน้าที่คนอื่นรับเรื่องนี้แล้ว';
-  var NETWORK_ERROR = 'เชื่อมต่อเซิร์ฟเวอร์ไม่ได้ กรุณาลองอีกครั้ง';
+  var NETWORK_ERROR = Staff.NETWORK_ERROR;
   // The topics' Thai labels come from the contract, written into the page by the server (staff/api/pages.py).
-  var TOPICS = readJson(document.body.getAttribute('data-topics'));
+  var TOPICS = Staff.readJson(document.body.getAttribute('data-topics'));
 
   var $ = function (id) { return document.getElementById(id); };
   var ui = {
@@ -60,7 +60,6 @@
     closeNote: $('close-note'), closeError: $('close-error')
   };
 
-  var token = null;
   var me = null;
   var queue = [];
   var callbacks = [];
@@ -79,47 +78,13 @@
   var queueAgain = false;
   var queueSoon = null;
 
-  function readJson(text) {
-    try { return JSON.parse(text || '{}') || {}; } catch (e) { return {}; }
-  }
+  // ---- small helpers (shared with the agency's pages: staff/static/common/staff.js) ----
 
-  // ---- small DOM helpers ----
-
-  function el(tag, className, text) {
-    var node = document.createElement(tag);
-    if (className) { node.className = className; }
-    if (text !== undefined && text !== null) { node.textContent = String(text); }
-    return node;
-  }
-
-  function safeUrl(value) {
-    if (typeof value !== 'string') { return null; }
-    try {
-      var url = new URL(value);
-      return (url.protocol === 'http:' || url.protocol === 'https:') ? url.href : null;
-    } catch (e) {
-      return null;
-    }
-  }
-
-  function link(href, text) {
-    var a = el('a', null, text);
-    a.href = href;
-    a.target = '_blank';
-    a.rel = 'noopener noreferrer';
-    return a;
-  }
-
-  function show(node, text) {
-    node.textContent = text;
-    node.hidden = !text;
-  }
-
-  function announce(text) {
-    // Clearing first makes a repeated message be read again.
-    ui.announcer.textContent = '';
-    window.setTimeout(function () { ui.announcer.textContent = text; }, 50);
-  }
+  var el = Staff.el;
+  var safeUrl = Staff.safeUrl;
+  var link = Staff.link;
+  var show = Staff.show;
+  var announce = Staff.announcer(ui.announcer);
 
   function topicLabel(topic) {
     return (topic && TOPICS[topic]) || topic || '';
@@ -158,33 +123,10 @@
     return typeof value === 'number' ? Math.round(value * 100) + '%' : '–';
   }
 
-  // ---- the API ----
-
-  function ApiError(status, data) {
-    this.status = status;
-    this.data = data;
-  }
+  // ---- the API: the token, any 401 back to sign-in (staff.js) ----
 
   function api(method, path, body) {
-    var headers = { Accept: 'application/json' };
-    if (token) { headers.Authorization = 'Bearer ' + token; }
-    if (body !== undefined) { headers['Content-Type'] = 'application/json'; }
-    return fetch(path, {
-      method: method,
-      headers: headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
-      cache: 'no-store'
-    }).then(function (response) {
-      return response.json().catch(function () { return null; }).then(function (data) {
-        if (response.status === 401 && path !== '/api/auth/login') {
-          signedOut('การเข้าสู่ระบบหมดอายุ กรุณาเข้าสู่ระบบอีกครั้ง');
-        }
-        if (!response.ok) { throw new ApiError(response.status, data); }
-        return data;
-      });
-    }, function () {
-      throw new ApiError(0, null);
-    });
+    return session.api(method, path, body);
   }
 
   function errorText(error, conflict) {
@@ -198,96 +140,38 @@
 
   // ---- signing in and out ----
 
-  function loadToken() {
-    try { return window.sessionStorage.getItem(TOKEN_KEY); } catch (e) { return null; }
-  }
-
-  function saveToken(value) {
-    try {
-      if (value) { window.sessionStorage.setItem(TOKEN_KEY, value); } else { window.sessionStorage.removeItem(TOKEN_KEY); }
-    } catch (e) { /* storage disabled: the token lives in this page only */ }
-  }
-
-  function showSignin(info) {
-    ui.console.hidden = true;
-    ui.signin.hidden = false;
-    show(ui.signinInfo, info || '');
-    ui.signinError.hidden = true;
-    ui.password.value = '';
-    (ui.username.value ? ui.password : ui.username).focus();
-  }
+  var session = Staff.session({
+    tokenKey: TOKEN_KEY,
+    roles: CALL_CENTRE,
+    refused: 'บัญชีนี้ไม่ใช่บัญชีเจ้าหน้าที่ศูนย์บริการ จึงใช้คอนโซลนี้ไม่ได้',
+    ui: {
+      signin: ui.signin, signinForm: ui.signinForm, username: ui.username, password: ui.password,
+      signinError: ui.signinError, signinInfo: ui.signinInfo, signinButton: ui.signinButton,
+      app: ui.console, signout: ui.signout
+    },
+    start: start,
+    stop: stopLive
+  });
 
   function signedOut(info) {
-    if (!token && ui.console.hidden) { return; }
-    token = null;
-    me = null;
-    saveToken(null);
-    stopLive();
-    showSignin(info);
+    session.signedOut(info);
   }
 
-  ui.signinForm.addEventListener('submit', function (event) {
-    event.preventDefault();
-    var username = ui.username.value.trim();
-    var password = ui.password.value;
-    if (!username || !password) {
-      show(ui.signinError, 'กรุณากรอกชื่อผู้ใช้และรหัสผ่าน');
-      (username ? ui.password : ui.username).focus();
-      return;
-    }
-    ui.signinButton.disabled = true;
-    ui.signinError.hidden = true;
-    api('POST', '/api/auth/login', { username: username, password: password }).then(function (data) {
-      token = data && data.token;
-      if (!token) { throw new ApiError(500, null); }
-      saveToken(token);
-      return start();
-    }).catch(function (error) {
-      var status = error && error.status;
-      var text = status === 401 ? 'ชื่อผู้ใช้หรือรหัสผ่านไม่ถูกต้อง'
-        : status === 429 ? 'ลองเข้าสู่ระบบผิดหลายครั้งเกินไป กรุณารอสักครู่แล้วลองใหม่'
-          : status === 0 ? NETWORK_ERROR : 'เข้าสู่ระบบไม่สำเร็จ กรุณาลองอีกครั้ง';
-      show(ui.signinError, text);
-      ui.password.focus();
-    }).finally(function () {
-      ui.signinButton.disabled = false;
-    });
-  });
-
-  ui.signout.addEventListener('click', function () {
-    var old = token;
-    if (old) {
-      fetch('/api/auth/logout', { method: 'POST', headers: { Authorization: 'Bearer ' + old } }).catch(function () {});
-    }
-    signedOut('ออกจากระบบแล้ว');
-  });
-
-  // Who is signed in; then the console and its live feed.
-  function start() {
-    return api('GET', '/api/auth/me').then(function (user) {
-      if (!user || CALL_CENTRE.indexOf(user.role) < 0) {
-        token = null;
-        saveToken(null);
-        showSignin('');
-        show(ui.signinError, 'บัญชีนี้ไม่ใช่บัญชีเจ้าหน้าที่ศูนย์บริการ จึงใช้คอนโซลนี้ไม่ได้');
-        return;
-      }
-      me = user;
-      ui.whoName.textContent = user.display_name || user.username;
-      ui.whoRole.textContent = ROLE_LABELS[user.role] || user.role;
-      ui.signin.hidden = true;
-      ui.console.hidden = false;
-      queue = [];
-      knownIds = null;
-      unread = {};
-      closeView('');
-      loadAgents();
-      loadCallbacks();
-      return loadQueue().then(function () {
-        var first = ui.queueList.querySelector('button');
-        (first || ui.tabQueue).focus();
-        startLive();
-      });
+  // The console and its live feed, for the agent signed in.
+  function start(user) {
+    me = user;
+    ui.whoName.textContent = user.display_name || user.username;
+    ui.whoRole.textContent = ROLE_LABELS[user.role] || user.role;
+    queue = [];
+    knownIds = null;
+    unread = {};
+    closeView('');
+    loadAgents();
+    loadCallbacks();
+    return loadQueue().then(function () {
+      var first = ui.queueList.querySelector('button');
+      (first || ui.tabQueue).focus();
+      startLive();
     });
   }
 
@@ -325,7 +209,7 @@
     var controller = new AbortController();
     stream.controller = controller;
     fetch('/api/agent/events', {
-      headers: { Authorization: 'Bearer ' + token, Accept: 'text/event-stream' },
+      headers: { Authorization: 'Bearer ' + session.token(), Accept: 'text/event-stream' },
       cache: 'no-store',
       signal: controller.signal
     }).then(function (response) {
@@ -337,9 +221,9 @@
       stream.attempt = 0;
       setLive(true);
       scheduleQueueLoad(); // whatever changed while the stream was down
-      return readEvents(response.body.getReader(), generation);
+      return Staff.readEvents(response.body, onEvent, function () { return generation === stream.generation; });
     }).catch(function () { /* reconnect below */ }).then(function () {
-      if (generation !== stream.generation || !token) { return; }
+      if (generation !== stream.generation || !session.token()) { return; }
       setLive(false);
       // Exponential backoff with jitter, so that many consoles do not reconnect in step.
       var delay = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * Math.pow(2, stream.attempt));
@@ -348,35 +232,7 @@
     });
   }
 
-  function readEvents(reader, generation) {
-    var decoder = new TextDecoder();
-    var buffer = '';
-    function pump() {
-      return reader.read().then(function (chunk) {
-        if (generation !== stream.generation) { reader.cancel().catch(function () {}); return; }
-        if (chunk.done) { return; }
-        buffer += decoder.decode(chunk.value, { stream: true }).replace(/\r\n?/g, '\n');
-        var end;
-        while ((end = buffer.indexOf('\n\n')) >= 0) {
-          dispatchEvent(buffer.slice(0, end));
-          buffer = buffer.slice(end + 2);
-        }
-        return pump();
-      });
-    }
-    return pump();
-  }
-
-  // One SSE event block: `data:` lines make the payload; comments (`:`) are keep-alives.
-  function dispatchEvent(block) {
-    var data = [];
-    block.split('\n').forEach(function (line) {
-      if (line.indexOf('data:') === 0) { data.push(line.slice(5).replace(/^ /, '')); }
-    });
-    if (!data.length) { return; }
-    var event;
-    try { event = JSON.parse(data.join('\n')); } catch (e) { return; }
-    if (!event || typeof event !== 'object') { return; }
+  function onEvent(event) {
     if (event.type === 'message') {
       onMessageEvent(event.conversation_id, event.message);
     } else if (event.type === 'queue') {
@@ -389,7 +245,7 @@
   function schedulePoll() {
     window.clearTimeout(pollTimer);
     pollTimer = null;
-    if (!token) { return; }
+    if (!session.token()) { return; }
     pollTimer = window.setTimeout(function () {
       pollTimer = null;
       loadQueue().catch(function () {});
@@ -804,7 +660,7 @@
   // ---- callbacks ----
 
   function loadCallbacks() {
-    if (!token) { return Promise.resolve(); }
+    if (!session.token()) { return Promise.resolve(); }
     return api('GET', '/api/agent/callbacks').then(function (data) {
       var list = data && Array.isArray(data.callbacks) ? data.callbacks : [];
       callbacks = list.filter(function (c) { return c && c.status !== 'done'; });
@@ -1069,7 +925,7 @@
   }
 
   document.addEventListener('keydown', function (event) {
-    if (!token || ui.console.hidden || event.defaultPrevented || event.ctrlKey || event.metaKey) { return; }
+    if (!session.token() || ui.console.hidden || event.defaultPrevented || event.ctrlKey || event.metaKey) { return; }
     if (typing(event.target) || document.querySelector('dialog[open]')) { return; }
     var digit = /^Digit([1-9])$/.exec(event.code);
     if (event.altKey) {
@@ -1097,15 +953,5 @@
 
   // ---- start ----
 
-  token = loadToken();
-  if (token) {
-    start().catch(function (error) {
-      if (error && error.status === 401) { return; }
-      ui.console.hidden = true;
-      showSignin('');
-      show(ui.signinError, NETWORK_ERROR);
-    });
-  } else {
-    showSignin('');
-  }
+  session.resume();
 }());
