@@ -124,7 +124,9 @@ RUN ldconfig && /opt/rasa-venv/bin/python -c "import sys, rasa; assert sys.versi
     && useradd --create-home --uid 1001 assistant \
     && mkdir -p /var/lib/eservice && chown assistant /var/lib/eservice
 WORKDIR /app
+# The gate's cross-validation runs bench/'s (staff/candidates/rasa_side.py).
 COPY --chown=assistant bot/ bot/
+COPY --chown=assistant bench/ bench/
 COPY --chown=assistant catalog/ catalog/
 COPY --chown=assistant staff/ staff/
 COPY --chown=assistant regression/ regression/
