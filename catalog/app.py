@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.exc import SQLAlchemyError
 
 from catalog import __version__
+from catalog.faq import faq_router
 from catalog.models import RecordInvalid
 from catalog.store import CatalogStore, Change, NotTheAgencys, RecordNotFound, etag_of
 
@@ -149,6 +150,7 @@ def create_app(store: CatalogStore, admin_token: str | None = None) -> FastAPI:
             return UTF8JSONResponse({"errors": exc.errors}, status_code=422)
 
     app.include_router(admin)
+    app.include_router(faq_router(store, admin_token))
 
     @app.exception_handler(RecordNotFound)
     def not_found(_: Request, exc: RecordNotFound) -> UTF8JSONResponse:
