@@ -248,6 +248,7 @@ def test_an_officer_changes_a_fee_and_the_chat_answers_with_it_at_once(
         citizen.goto(portal + "/")
         chat(citizen, FIVE_YEARS)
         expect(citizen.locator("#log .msg-bot").last).to_contain_text("1,234 บาท")
+        officer.evaluate("window.scrollTo(0, 0)")  # the service, its tabs and the saved message
         shot(officer, "agency-portal.png")
 
         # The history says who changed what, before and after; restoring brings the old fee back.
@@ -360,11 +361,11 @@ def test_the_dashboard_draws_the_turns_and_exports_them(
     for chart in ("#chart-days", "#chart-services", "#chart-topics", "#chart-kinds"):
         expect(board.locator(chart)).to_be_visible()
         assert canvas_drawn(board, chart), chart
+    assert board.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    shot(board, "dashboard.png")
     board.locator("#chart-days-title + .chart-box + details summary").click()
     expect(board.locator("#table-days")).to_contain_text(thai_day(bangkok_today()))
     expect(board.locator("#table-services")).to_contain_text("หนังสือเดินทาง (พาสปอร์ต)")
-    assert board.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
-    shot(board, "dashboard.png")
 
     # CSV: the link downloads the day's lines, with the token (a plain link could not carry it).
     with board.expect_download() as download:

@@ -731,7 +731,7 @@
     if ('item' in v) {
       var amount = typeof v.amount === 'number' ? v.amount.toLocaleString('th-TH') + ' บาท' : 'ไม่ใช่จำนวนตายตัว';
       var who = v.applies_to && Object.keys(v.applies_to).length ? ' [' + Object.keys(v.applies_to).map(function (k) {
-        return k + '=' + v.applies_to[k];
+        return whoText(k, v.applies_to[k]);
       }).join(', ') + ']' : '';
       return v.item + ': ' + amount + (v.note ? ' (' + v.note + ')' : '') + who;
     }
@@ -742,6 +742,14 @@
       return (CHANNEL_TYPES[v.type] || v.type) + ': ' + v.name + (v.url ? ' ' + v.url : '') + (v.hours ? ' (' + v.hours + ')' : '');
     }
     return Object.keys(v).map(function (k) { return k + ': ' + v[k]; }).join(' · ');
+  }
+
+  function whoText(key, value) {
+    if (key === 'age_min') { return 'อายุตั้งแต่ ' + value + ' ปี'; }
+    if (key === 'age_max') { return 'อายุไม่เกิน ' + value + ' ปี'; }
+    if (key === 'vehicle') { return VEHICLES[value] || value; }
+    if (key === 'validity_years') { return 'อายุเล่ม/บัตร ' + value + ' ปี'; }
+    return key + ' ' + value;
   }
 
   // `done`: what to say once the list is shown (a restore's result).
@@ -1120,7 +1128,12 @@
         return 'ไม่ผ่าน: ตัวอย่างคำถาม ' + report.conflicts.length + ' ข้อซ้ำหรือคล้ายมากกับคำถามที่เป็นของเรื่องอื่นอยู่แล้ว ผู้ช่วยจะสับสน กรุณาแก้ตัวอย่างแล้วส่งใหม่';
       }
       if (broke) {
-        return 'ไม่ผ่าน: โมเดลทดลองตอบคำถามที่เคยตอบถูก ' + broke + ' ข้อผิดไป (ดูรายการด้านล่าง) จึงยังไม่นำขึ้นใช้งาน';
+        var own = (c.examples || []).map(function (e) { return e.service_id; });
+        var taken = (report.changed || []).filter(function (x) {
+          return x.broke && x.after && own.indexOf(x.after.service_id) >= 0 && own.indexOf(x.service_id) < 0;
+        }).length;
+        return 'ไม่ผ่าน: โมเดลทดลองตอบคำถามที่เคยตอบถูก ' + broke + ' ข้อผิดไป (ดูรายการด้านล่าง) จึงยังไม่นำขึ้นใช้งาน'
+          + (taken ? ' ในจำนวนนี้ ' + taken + ' ข้อเป็นคำถามของบริการอื่นที่ตอนนี้ถูกตอบเป็นบริการที่คุณสอน ตัวอย่างอาจกว้างเกินไป ลองเขียนให้ระบุบริการชัดขึ้น' : '');
       }
       return 'ไม่ผ่าน: ' + (c.error ? 'ระบบทดสอบไม่สำเร็จ (' + c.error + ')' : 'ผลทดสอบแย่ลงกว่าโมเดลที่ใช้อยู่');
     }

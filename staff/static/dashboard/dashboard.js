@@ -166,9 +166,8 @@
     kpi('นอกขอบเขต', S.percent(d.out_of_scope_rate), 'ของข้อความทั้งหมด');
     var fb = d.feedback || {};
     kpi('ความเห็นต่อคำตอบ', '👍 ' + S.number(fb.helpful || 0) + '  👎 ' + S.number(fb.unhelpful || 0), 'ช่วยได้ / ไม่ช่วย');
-    var p50 = d.latency_ms && d.latency_ms.p50;
-    kpi('เวลาตอบ (ค่ากลาง)', typeof p50 === 'number' ? (p50 / 1000).toFixed(1) + ' วินาที' : '–',
-      d.latency_ms && typeof d.latency_ms.p95 === 'number' ? '95% ภายใน ' + (d.latency_ms.p95 / 1000).toFixed(1) + ' วินาที' : '');
+    var latency = d.latency_ms || {};
+    kpi('เวลาตอบ (ค่ากลาง)', duration(latency.p50), typeof latency.p95 === 'number' ? '95% ภายใน ' + duration(latency.p95) : '');
     ui.kpis.setAttribute('aria-busy', 'false');
 
     var days = d.by_day || [];
@@ -186,6 +185,12 @@
     var kinds = Object.keys(d.by_kind || {}).sort(function (a, b) { return d.by_kind[b] - d.by_kind[a]; });
     draw('kinds', 'doughnut', kinds.map(function (k) { return KINDS[k] || k; }), kinds.map(function (k) { return d.by_kind[k]; }), 'ข้อความ');
     table('table-kinds', ['ประเภท', 'ข้อความ'], kinds.map(function (k) { return [KINDS[k] || k, d.by_kind[k]]; }));
+  }
+
+  // The assistant answers in well under a second: milliseconds read better than "0.0 วินาที".
+  function duration(ms) {
+    if (typeof ms !== 'number') { return '–'; }
+    return ms < 1000 ? Math.round(ms) + ' มิลลิวินาที' : (ms / 1000).toFixed(1) + ' วินาที';
   }
 
   function table(id, head, rows) {
@@ -236,7 +241,8 @@
       responsive: true,
       maintainAspectRatio: false,
       animation: { duration: 250 },
-      plugins: { legend: { display: doughnut, position: 'right' } }
+      // On a phone the legend goes under the doughnut, which keeps the width.
+      plugins: { legend: { display: doughnut, position: window.innerWidth < 600 ? 'bottom' : 'right' } }
     };
     if (!doughnut) {
       options.indexAxis = kind === 'hbar' ? 'y' : 'x';
