@@ -25,6 +25,7 @@ from staff.api.analytics import analytics_router
 from staff.api.assist import assist_router
 from staff.api.auth import auth_router
 from staff.api.candidates import candidates_router
+from staff.api.faq import faq_router
 from staff.api.pages import pages_router
 from staff.events import EventBus
 from staff.handoff import HandoffDesk
@@ -108,6 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(agency_router())
     app.include_router(analytics_router())
     app.include_router(candidates_router())
+    app.include_router(faq_router())
     app.include_router(pages_router())
 
     @app.get("/health")
