@@ -184,10 +184,10 @@ def canvas_drawn(page: Page, selector: str) -> bool:
     )
 
 
-def shot(page: Page, name: str) -> None:
+def shot(page: Page, name: str, full_page: bool = False) -> None:
     if os.environ.get("SCREENSHOT") == "1":
         page.mouse.move(0, 0)
-        page.screenshot(path=str(DOCS / name))
+        page.screenshot(path=str(DOCS / name), full_page=full_page)
 
 
 # ---- an officer's edit, live at once -----------------------------------------------------------------
@@ -362,7 +362,7 @@ def test_the_dashboard_draws_the_turns_and_exports_them(
         expect(board.locator(chart)).to_be_visible()
         assert canvas_drawn(board, chart), chart
     assert board.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
-    shot(board, "dashboard.png")
+    shot(board, "dashboard.png", full_page=True)  # the charts, the exports and the backlog
     board.locator("#chart-days-title + .chart-box + details summary").click()
     expect(board.locator("#table-days")).to_contain_text(thai_day(bangkok_today()))
     expect(board.locator("#table-services")).to_contain_text("หนังสือเดินทาง (พาสปอร์ต)")
