@@ -197,15 +197,26 @@ def cross_validate(data_dir: Path, folds: int, config: Path, workdir: Path) -> d
 # -- FAQ training data ---------------------------------------------------------------------------------
 def faq(catalog: str, entries_file: Path, out: Path) -> int:
     """data/nlu/faq.yml from the catalog's live FAQ entries, with the candidate's entries replacing theirs."""
+    import requests
+
     from catalog import faq_training
-    from catalog.lexicon import records_from_catalog
 
     changed = json.loads(entries_file.read_text(encoding="utf-8"))
-    try:
-        entries = faq_training.entries_from_catalog(catalog)
-    except Exception as exc:  # no FAQ in that catalog: the repository's entries
-        print(f"FAQ entries of {catalog} unavailable ({exc}); using catalog/faq", file=sys.stderr)
-        entries = faq_training.read_faq_dir()
+    with requests.Session() as session:
+        # The catalog lists at most 200 records at once.
+        listing = session.get(f"{catalog}/services", params={"limit": 200}, timeout=10)
+        listing.raise_for_status()
+        ids = [item["id"] for item in listing.json()["items"]]
+        records = [session.get(f"{catalog}/services/{i}", timeout=10).json() for i in ids]
+        try:
+            entries = []
+            for service_id in ids:
+                answer = session.get(f"{catalog}/services/{service_id}/faq", timeout=10)
+                answer.raise_for_status()
+                entries += answer.json()["items"]
+        except (requests.RequestException, KeyError, ValueError) as exc:
+            print(f"FAQ entries of {catalog} unavailable ({exc}); using catalog/faq", file=sys.stderr)
+            entries = faq_training.read_faq_dir()
     by_id = {e["id"]: e for e in entries}
     for entry in changed:
         by_id[entry["id"]] = entry
@@ -214,8 +225,7 @@ def faq(catalog: str, entries_file: Path, out: Path) -> int:
     if problems:
         print("\n".join(problems), file=sys.stderr)
         return 2
-    out.write_text(faq_training.render(merged, faq_training.name_finder(records_from_catalog(catalog))),
-                   encoding="utf-8")
+    out.write_text(faq_training.render(merged, faq_training.name_finder(records)), encoding="utf-8")
     print(f"{out}: {len(merged)} FAQ entries ({len(changed)} from the candidate)")
     return 0
 

@@ -373,11 +373,10 @@ class Job:
 
     def write_lexicon(self, path: Path) -> str:
         """The catalog's names as the catalog has them now, else the repository's lexicon.yml."""
-        from catalog.lexicon import records_from_catalog
         from catalog.lexicon import render as render_lexicon
 
         try:
-            records = records_from_catalog(catalog_url())
+            records = catalog_records(catalog_url())
         except Exception as exc:  # the catalog down: the names in the repository still hold
             log.warning("catalog unavailable for the lexicon (%s); keeping the repository's", exc)
             return "repository"
@@ -439,6 +438,28 @@ class Job:
                 WHERE report->'timings' ? 'train' ORDER BY finished_at DESC NULLS LAST LIMIT 1"""
         ).fetchone()
         return float(row["seconds"]) if row and row["seconds"] else DEFAULT_TRAIN_SECONDS
+
+
+# The catalog lists at most this many records at once (catalog/app.py).
+CATALOG_PAGE = 200
+
+
+def catalog_records(url: str) -> list[dict[str, Any]]:
+    """Every record the catalog serves now, in full."""
+    import httpx
+
+    with httpx.Client(base_url=url, timeout=10.0) as client:
+        listing = client.get("/services", params={"limit": CATALOG_PAGE})
+        listing.raise_for_status()
+        body = listing.json()
+        if body.get("total", 0) > len(body["items"]):
+            raise ValueError(f"the catalog has {body['total']} records, more than one listing gives")
+        records = []
+        for item in body["items"]:
+            answer = client.get(f"/services/{item['id']}")
+            answer.raise_for_status()
+            records.append(answer.json())
+        return records
 
 
 def catalog_url() -> str:

@@ -20,6 +20,7 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 from psycopg.rows import dict_row
+from support import free_port
 
 from staff.candidates import worker
 from staff.candidates.trainingdata import read_examples
@@ -213,3 +214,53 @@ def test_two_workers_never_take_the_same_job(
     first.join(10)
     assert sorted(taken) == sorted(ids)
     assert sql("SELECT * FROM candidate_job") == []
+
+
+@pytest.fixture(scope="module")
+def catalog_with_a_new_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A catalog whose records include one the repository does not have: a new service of dlt."""
+    import json
+    import shutil
+
+    from support import catalog_command, start_process, stop_process
+
+    seeds = tmp_path_factory.mktemp("seeds")
+    for path in (REPO / "catalog" / "seed").glob("*.json"):
+        shutil.copy(path, seeds)
+    record = json.loads((REPO / "catalog" / "seed" / "vehicle-tax.json").read_text(encoding="utf-8"))
+    record.update(id="vehicle-transfer", name={"th": "โอนกรรมสิทธิ์รถ", "en": "Vehicle ownership transfer"},
+                  synonyms=["โอนรถ", "โอนรถมือสอง", "โอนเล่มทะเบียนรถ"],
+                  description="ผู้ซื้อและผู้ขายรถแจ้งโอนกรรมสิทธิ์รถที่สำนักงานขนส่ง")
+    (seeds / "vehicle-transfer.json").write_text(json.dumps(record, ensure_ascii=False), encoding="utf-8")
+    port = free_port()
+    workdir = tmp_path_factory.mktemp("catalog-new-service")
+    proc = start_process(
+        catalog_command(port, f"sqlite:///{workdir / 'catalog.db'}", "--seed-dir", str(seeds)),
+        f"http://127.0.0.1:{port}/health", log_path=workdir / "catalog.log",
+    )
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop_process(proc)
+
+
+def test_a_new_service_is_learnt_from_its_record_and_examples_with_no_code(
+    client: TestClient, catalog_with_a_new_service: str, sign_in: Callable[..., Headers],
+    worker_db: psycopg.Connection, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+) -> None:
+    monkeypatch.setenv("RUN_DIR", str(tmp_path))
+    monkeypatch.setenv("CATALOG_URL", catalog_with_a_new_service)
+    texts = ["ซื้อรถมือสองต่อจากเพื่อน ต้องไปโอนที่ขนส่งไหน", "โอนรถให้ลูกต้องเตรียมอะไรบ้าง"]
+    with catalog_of_the_candidates(client, catalog_with_a_new_service):
+        answer = add(client, sign_in("agency", "dlt"), service_id="vehicle-transfer", topic="documents",
+                     texts=texts)
+    assert answer.status_code == 202, answer.text
+    job = worker.Job(worker_db, answer.json()["candidate"])
+    examples = [{"service_id": "vehicle-transfer", "topic": "documents", "text": t} for t in texts]
+    data = job.prepare_data(examples, [])
+    lexicon = (data / "nlu" / "lexicon.yml").read_text(encoding="utf-8")
+    assert "lookup: service:vehicle-transfer" in lexicon and "โอนรถมือสอง" in lexicon
+    assert job.report["lexicon"] == "catalog (31 services)"
+    written = [e for e in read_examples(data) if e.service == "vehicle-transfer"]
+    assert {e.text for e in written} >= set(texts)
+    assert job.conflicts(data, examples, []) == []
