@@ -401,3 +401,41 @@ def test_an_agency_sees_its_own_services_and_may_turn_its_backlog_into_examples(
     expect(board.locator("#backlog-status")).not_to_have_text("กำลังจัดกลุ่มคำถาม…")
     assert board.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     assert board.errors == []  # type: ignore[attr-defined]
+
+
+def test_the_pages_controls_are_labelled(
+    portal: str, new_page: Callable[..., Page], make_staff: Callable[..., tuple[str, str]]
+) -> None:
+    """Every control has a name, ids are unique, ARIA references resolve, lang is th: on each view."""
+    from test_console_browser import check_names
+
+    username, password = make_staff("admin")
+    page = new_page()
+    page.goto(portal + "/agency/")
+    check_names(page)  # the sign-in form
+    sign_in(page, portal + "/agency/", username, password)
+    expect(page.locator("#service-list a")).not_to_have_count(0)
+    check_names(page)
+    page.goto(portal + "/agency/#service/passport")
+    expect(page.get_by_role("group", name="ค่าธรรมเนียม 1", exact=True)).to_be_visible()
+    check_names(page)  # the record's form, every field
+    page.get_by_role("tab", name="ข้อมูลบริการ").press("ArrowRight")  # the tabs move by arrow keys
+    expect(page.get_by_role("tab", name="ประวัติการแก้ไข")).to_be_focused()
+    expect(page.locator("#history-list li")).not_to_have_count(0)
+    check_names(page)
+    page.goto(portal + "/agency/#candidates")
+    expect(page.get_by_role("heading", name="ตัวอย่างคำถามและโมเดลทดลอง")).to_be_focused()
+    check_names(page)
+
+    page.goto(portal + "/dashboard/")
+    expect(page.locator("#kpis")).to_have_attribute("aria-busy", "false")
+    expect(page.locator("#backlog-status")).not_to_have_text("กำลังจัดกลุ่มคำถาม…")
+    check_names(page)
+    teach = page.get_by_role("button", name="สร้างตัวอย่างคำถาม")
+    if teach.count():  # the backlog has a group: its form too
+        teach.first.click()
+        expect(page.get_by_role("dialog")).to_be_visible()
+        check_names(page)
+        page.keyboard.press("Escape")
+        expect(page.get_by_role("dialog")).to_be_hidden()
+    assert page.errors == []  # type: ignore[attr-defined]
