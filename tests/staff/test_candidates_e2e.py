@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import string
 import subprocess
 import threading
 import time
@@ -38,7 +39,9 @@ pytestmark = [pytest.mark.e2e, pytest.mark.needs_model, pytest.mark.postgres]
 REPO = Path(__file__).resolve().parents[2]
 STACK = REPO / "scripts" / "stack"
 MODEL = REPO / "models" / "thai-eservice.tar.gz"
-STAFF_DB = "staff_test_candidates"
+# The staff database of this run only (two runs at once must not drop each other's); the tracker
+# database keeps its name (its RabbitMQ exchange and queue are named after it).
+STAFF_DB = f"staff_test_candidates_{secrets.token_hex(3)}"
 TRACKER_DB = "rasa_test_candidates"
 RASA_TOKEN = "candidates-test-rasa-token"
 REST_TOKEN = "candidates-test-rest-token"
@@ -69,6 +72,11 @@ CHATTER = [
     "เบี้ยผู้สูงอายุได้เดือนละเท่าไหร่",
     "ขอบคุณค่ะ",
 ]
+
+
+def letters(prefix: str) -> str:
+    # Letters only: the channel stores a sender id that reads like a phone number under a digest.
+    return prefix + "".join(secrets.choice(string.ascii_lowercase) for _ in range(16))
 
 
 def _admin_url(database: str) -> str:
@@ -105,7 +113,7 @@ class Stack:
 
     def envelope(self, text: str) -> dict[str, Any]:
         with httpx.Client(timeout=60) as client:
-            messages = self.say(client, f"cand-{secrets.token_hex(6)}", text)
+            messages = self.say(client, letters("cand-"), text)
         return next(m["custom"] for m in messages if "custom" in m)
 
 
@@ -175,7 +183,7 @@ class Citizen(threading.Thread):
     def __init__(self, stack: Stack, n: int, stop: threading.Event) -> None:
         super().__init__(daemon=True)
         self.stack, self.stop = stack, stop
-        self.sender = f"cand-user-{n}-{secrets.token_hex(4)}"
+        self.sender = letters(f"cand-user-{'abcd'[n]}-")
         self.sent = 0
         self.answered = 0
         self.errors: list[str] = []
@@ -221,8 +229,10 @@ def test_a_candidate_is_gated_deployed_without_downtime_and_understood(stack: St
 
     refused, _ = wait_until_done(stack, harmful, 300)
     assert (refused["status"], refused["step"]) == ("failed", "conflicts")
-    assert {c["text"] for c in refused["report"]["conflicts"]} == set(harmful_texts)
-    assert all(c["conflicts_with"] == SERVICE for c in refused["report"]["conflicts"])
+    conflicts = refused["report"]["conflicts"]
+    assert {c["text"] for c in conflicts if c["conflicts_with"] == SERVICE} == set(harmful_texts)
+    assert refused["report"]["changed"] == []
+    assert not (stack.run_dir / "candidates" / harmful / "model.tar.gz").exists()  # never trained
     deploy = httpx.post(f"{stack.gateway}/api/agency/candidates/{harmful}/deploy", headers=stack.headers,
                         timeout=30)
     assert deploy.status_code == 409
