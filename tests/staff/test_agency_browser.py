@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import re
 import secrets
@@ -439,3 +440,66 @@ def test_the_pages_controls_are_labelled(
         page.keyboard.press("Escape")
         expect(page.get_by_role("dialog")).to_be_hidden()
     assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_faq_entries_are_listed_added_and_edited(
+    portal: str, new_page: Callable[..., Page], make_staff: Callable[..., tuple[str, str]]
+) -> None:
+    """The FAQ tab against the shape of staff/api/faq.py (`/api/agency/services/{id}/faq`), answered
+    here by the browser's router: the page's side of it, whether or not the gateway serves it yet."""
+    entries: list[dict[str, Any]] = [
+        {"id": "passport-a1b2c3", "service": "passport", "topic": "documents",
+         "question": "ทำพาสปอร์ตให้เด็กต้องใช้อะไร", "variants": ["พาสปอร์ตเด็กใช้เอกสารอะไร"],
+         "answer": "ใช้สูติบัตรและบัตรประชาชนของบิดามารดาค่ะ", "source_url": "https://www.consular.go.th",
+         "updated": "2026-11-01"},
+    ]  # fmt: skip
+    calls: list[tuple[str, dict[str, Any] | None]] = []
+
+    def answer(route: Any) -> None:
+        request = route.request
+        body = json.loads(request.post_data) if request.post_data else None
+        calls.append((request.method, body))
+        if request.method == "GET":
+            route.fulfill(json={"items": entries})
+        elif request.method == "POST":
+            entry = {"id": "passport-d4e5f6", "service": "passport", "updated": bangkok_today(), **body}
+            entries.append(entry)
+            route.fulfill(status=201, json={"entry": entry, "candidate": "c20261201000000-abcdef"})
+        else:
+            entries[0] = {**entries[0], **body}
+            route.fulfill(json={"entry": entries[0], "candidate": None})
+
+    username, password = make_staff("agency", "consular")
+    officer = new_page()
+    officer.route(re.compile(r".*/api/agency/services/passport/faq(/[a-z0-9-]+)?$"), answer)
+    sign_in(officer, portal + "/agency/#service/passport/faq", username, password)
+    tab = officer.get_by_role("tab", name="คำถามที่พบบ่อย")
+    expect(tab).to_be_visible()
+    tab.click()
+    expect(officer.locator("#faq-list li")).to_have_count(1)
+    expect(officer.locator("#faq-list")).to_contain_text("ทำพาสปอร์ตให้เด็กต้องใช้อะไร")
+    expect(officer.locator("#faq-list")).to_contain_text("หรือ: พาสปอร์ตเด็กใช้เอกสารอะไร")
+
+    form = officer.get_by_role("form", name="เพิ่มคำถามที่พบบ่อย")
+    officer.get_by_label("คำถาม", exact=True).fill("ทำพาสปอร์ตที่ต่างจังหวัดได้ไหม")
+    officer.get_by_label("ถามแบบอื่นได้อีก (บรรทัดละหนึ่งแบบ ไม่บังคับ)").fill("ต่างจังหวัดทำพาสได้ไหม\n")
+    officer.get_by_label("คำตอบ").fill("ทำได้ที่สำนักงานหนังสือเดินทางชั่วคราวในหลายจังหวัดค่ะ")
+    officer.get_by_label("หัวข้อ").select_option("channels")
+    expect(officer.get_by_label(re.compile("ลิงก์แหล่งที่มา \\(ต้องมี"))).to_have_value(re.compile("^https://"))
+    form.get_by_role("button", name="บันทึกคำถาม").click()
+    expect(officer.locator("#faq-status")).to_contain_text("บันทึกคำถามที่พบบ่อยแล้ว")
+    expect(officer.locator("#faq-status a")).to_have_attribute("href", "#candidate/c20261201000000-abcdef")
+    expect(officer.locator("#faq-list li")).to_have_count(2)
+    _, body = next(c for c in calls if c[0] == "POST")
+    assert body is not None and body["variants"] == ["ต่างจังหวัดทำพาสได้ไหม"] and body["topic"] == "channels"
+
+    # Editing sends only what changed.
+    officer.get_by_role("button", name="แก้ไขคำถาม ทำพาสปอร์ตให้เด็กต้องใช้อะไร").click()
+    expect(officer.get_by_label("คำตอบ")).to_have_value("ใช้สูติบัตรและบัตรประชาชนของบิดามารดาค่ะ")
+    officer.get_by_label("คำตอบ").fill("ใช้สูติบัตรของเด็กและบัตรประชาชนของบิดามารดาค่ะ")
+    officer.get_by_role("button", name="บันทึกคำถาม").click()
+    expect(officer.locator("#faq-list")).to_contain_text("ใช้สูติบัตรของเด็ก")
+    assert [c for c in calls if c[0] == "PATCH"] == [
+        ("PATCH", {"answer": "ใช้สูติบัตรของเด็กและบัตรประชาชนของบิดามารดาค่ะ"})
+    ]
+    assert officer.errors == []  # type: ignore[attr-defined]

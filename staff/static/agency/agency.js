@@ -315,6 +315,7 @@
       if (!current || current.id !== id) { return; }
       setRecord(record);
       ui.serviceBody.hidden = false;
+      editFaq(null); // an empty FAQ form, its source the record's
       checkFaq();
       selectTab(tab, false);
     }, function (error) {
