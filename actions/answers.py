@@ -142,3 +142,18 @@ def compose(record: dict[str, Any], topic: str, known: dict[str, Any]) -> tuple[
         "updated": record["updated"],
     }
     return text, card
+
+
+def compose_faq(record: dict[str, Any], entry: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The answer text and card of an agency's FAQ entry: its short answer, its source and date."""
+    name = record["name"]["th"]
+    text = f"{name}\n{entry['answer']}\nที่มา: {entry['source_url']} (ข้อมูล ณ {entry['updated']})"
+    card = {
+        "title": name,
+        "agency": (record.get("competent_authority") or {}).get("name_th", ""),
+        "topic_label": TOPIC_LABELS.get(entry["topic"], entry["topic"]),
+        "facts": [entry["answer"]],
+        "source_url": entry["source_url"],
+        "updated": entry["updated"],
+    }
+    return text, card

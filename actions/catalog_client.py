@@ -143,3 +143,35 @@ class CatalogClient:
     ) -> None:
         with self._lock:
             self._cache[service_id] = _Copy(record, catalog, etag, now)
+
+    def faq_entry(self, service_id: str, faq_id: str) -> dict[str, Any] | None:
+        """An FAQ entry of the service as the catalog has it now (catalog/faq.py), so an answer an
+        agency edited is used at once; None when the catalogs answered and none has it. While
+        they are down, the last good copy (up to `stale_ttl_seconds` old) is used."""
+        now = time.monotonic()
+        key = f"faq:{service_id}/{faq_id}"
+        with self._lock:
+            cached = self._cache.get(key)
+        failures = []
+        for catalog in self.catalogs:
+            if not catalog.may_hold(service_id):
+                continue
+            url = f"{catalog.url}/services/{service_id}/faq/{faq_id}"
+            try:
+                response = self.session.get(url, timeout=self.timeout)
+            except requests.RequestException as error:
+                failures.append(f"{catalog.name}: {type(error).__name__}")
+                continue
+            if response.status_code == 404:
+                continue
+            if not response.ok:
+                failures.append(f"{catalog.name}: HTTP {response.status_code}")
+                continue
+            entry = response.json()
+            self._keep(key, entry, catalog, None, now)
+            return entry
+        if failures and cached and now - cached.confirmed_at < self.stale_ttl:
+            return cached.record
+        if failures:
+            raise CatalogUnavailable("; ".join(failures))
+        return None

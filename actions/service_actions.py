@@ -9,9 +9,9 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.answers import compose, facts
+from actions.answers import compose, compose_faq, facts
 from actions.catalog import client
-from actions.catalog_client import CatalogUnavailable, ServiceNotFound
+from actions.catalog_client import Catalog, CatalogUnavailable, ServiceNotFound
 from actions.details import known_details, needed_details
 from actions.envelope import ask_payload, human_button, previous_kind, send
 from actions.understanding import Question, understand
@@ -19,6 +19,7 @@ from contract.replies import (
     ANSWER,
     ASK_INTENT,
     CLARIFY,
+    FAQ_ID,
     FEEDBACK_ENTITY,
     FEEDBACK_HELPFUL,
     FEEDBACK_VALUES,
@@ -86,6 +87,21 @@ def clarify(
     return []
 
 
+def _faq_match(tracker: Tracker, question: Question) -> str | None:
+    """The FAQ entry the NLU matched to the citizen's latest question (bot/nlu/faq_matcher.py).
+
+    Only for a question typed in words about the service being answered: a button's payload
+    asks for the topic's field itself, and a detail given to the form continues a question.
+    """
+    message = tracker.latest_message or {}
+    if ((message.get("intent") or {}).get("name")) != ASK_INTENT or _form_ran(tracker):
+        return None
+    if any(e.get("entity") == "service" for e in message.get("entities") or []):
+        return None
+    match = message.get("faq") or {}
+    return str(match["id"]) if match.get("id") and question.service else None
+
+
 def _form_ran(tracker: Tracker) -> bool:
     """Whether the detail form ran since the citizen's latest message."""
     for event in reversed(tracker.events):
@@ -125,6 +141,9 @@ class ActionAnswerService(Action):
         except ServiceNotFound:
             logger.error("service %s is not in any catalog", question.service)
             return clarify(dispatcher, Question(None, question.topic, 0.0), tracker)
+        answered = self.answer_faq(dispatcher, tracker, question, record, catalog)
+        if answered is not None:
+            return answered
         known = known_details(tracker.current_slot_values())
         intent = ((tracker.latest_message or {}).get("intent") or {}).get("name")
         if intent == ASK_INTENT and not _form_ran(tracker) and needed_details(record, question.topic, known):
@@ -162,6 +181,50 @@ class ActionAnswerService(Action):
             feedback=list(FEEDBACK_VALUES),
         )
         return [SlotSet("service", question.service), SlotSet("topic", question.topic)]
+
+
+    def answer_faq(
+        self,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        question: Question,
+        record: dict[str, Any],
+        catalog: Catalog,
+    ) -> list[EventType] | None:
+        """The agency's short answer to the very question asked, when an FAQ entry matched it;
+        None to answer with the topic's field as usual (no match, or the entry is gone)."""
+        faq_id = _faq_match(tracker, question)
+        if faq_id is None:
+            return None
+        try:
+            entry = client().faq_entry(question.service, faq_id)
+        except CatalogUnavailable:
+            entry = None
+        if not entry or entry.get("service") != question.service or entry.get("topic") not in TOPIC_LABELS:
+            logger.warning("FAQ entry %s of %s is gone; the topic answers", faq_id, question.service)
+            return None
+        text, card = compose_faq(record, entry)
+        topic = entry["topic"]
+        # The topic's whole field is one tap away, then the usual next questions.
+        follow_ups = [topic, *(t for t in SUGGESTED_TOPICS if t != topic)]
+        buttons = [
+            {"title": TOPIC_LABELS[t], "payload": ask_payload(question.service, t)} for t in follow_ups[:3]
+        ]
+        dispatcher.utter_message(text=text, buttons=buttons)
+        send(
+            dispatcher,
+            ANSWER,
+            service_id=question.service,
+            topic=topic,
+            source=catalog.name,
+            source_url=entry["source_url"],
+            updated=entry["updated"],
+            confidence=round(question.confidence, 3),
+            card=card,
+            feedback=list(FEEDBACK_VALUES),
+            **{FAQ_ID: entry["id"]},
+        )
+        return [SlotSet("service", question.service), SlotSet("topic", topic)]
 
 
 class ActionClarify(Action):

@@ -41,6 +41,9 @@ UPDATED: Final = "updated"  # the date of the record's facts
 CONFIDENCE: Final = "confidence"
 OPTIONS: Final = "options"  # clarify: the service ids (or topics) offered
 CARD: Final = "card"  # answer: the service card channels render
+# answer: the agency's FAQ entry that answered (catalog/faq.py), when one matched the question;
+# its short answer replaces the topic's field, and source_url and updated are the entry's.
+FAQ_ID: Final = "faq_id"
 # Staff side: an answer the citizen may rate carries `feedback` (the values it may send
 # back, FEEDBACK_VALUES); the rating itself arrives as a message with FEEDBACK_INTENT.
 FEEDBACK: Final = "feedback"

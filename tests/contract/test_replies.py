@@ -110,7 +110,8 @@ def test_the_document_names_every_kind_topic_and_label() -> None:
         assert f"`{kind}`" in document, kind
     for topic, label in replies.TOPIC_LABELS.items():
         assert re.search(rf"`{topic}`.*{label}", document), topic
-    for field in (replies.FEEDBACK, replies.AGENT, replies.CARD, replies.OPTIONS, replies.FEEDBACK_ENTITY):
+    for field in (replies.FEEDBACK, replies.AGENT, replies.CARD, replies.OPTIONS, replies.FEEDBACK_ENTITY,
+                  replies.FAQ_ID):  # fmt: skip
         assert f"`{field}`" in document, field
     for payload in (replies.HUMAN_PAYLOAD, replies.feedback_payload(replies.FEEDBACK_HELPFUL),
                     replies.feedback_payload(replies.FEEDBACK_UNHELPFUL)):  # fmt: skip
