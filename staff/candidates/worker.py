@@ -308,7 +308,7 @@ class Job:
         self.progress("cv")
         self.report["step"] = "cv"
         started = time.monotonic()
-        cv_before = self.cross_validate(live.data_dir, "cv_before", env, 0.0, 0.5)
+        cv_before = self.cross_validate(self.before_data(data, faq_entries), "cv_before", env, 0.0, 0.5)
         cv_after = self.cross_validate(data, "cv_after", env, 0.5, 1.0)
         self.timings["cv"] = time.monotonic() - started
         shared = {(r["text"], r["service"], r["topic"]) for r in cv_before["rows"]} & {
@@ -370,6 +370,27 @@ class Job:
             )
         self.report["accepted_examples"] = len(accepted)
         return data
+
+    def before_data(self, data: Path, faq_entries: list[dict[str, Any]]) -> Path:
+        """The candidate's training data without what the candidate adds: cross-validation's "before".
+
+        Not the repository's data/: the live model may be older than it (the tree changes), the
+        catalog's names may have changed since; this way before and after differ by the
+        candidate's examples alone, and the same "before" serves every candidate of a live state
+        (cached by content).
+        """
+        before = self.workdir / "before"
+        shutil.rmtree(before, ignore_errors=True)
+        (before / "nlu").mkdir(parents=True)
+        for path in (data / "nlu").glob("*.yml"):
+            if path.name == CANDIDATE_FILE:
+                continue
+            source = path
+            if faq_entries and path.name == "faq.yml":
+                source = ROOT / "data" / "nlu" / "faq.yml"  # the FAQ entries as they were
+            if source.exists():
+                shutil.copy(source, before / "nlu" / path.name)
+        return before
 
     def write_lexicon(self, path: Path) -> str:
         """The catalog's names as the catalog has them now, else the repository's lexicon.yml."""

@@ -264,3 +264,7 @@ def test_a_new_service_is_learnt_from_its_record_and_examples_with_no_code(
     written = [e for e in read_examples(data) if e.service == "vehicle-transfer"]
     assert {e.text for e in written} >= set(texts)
     assert job.conflicts(data, examples, []) == []
+    # Cross-validation's "before": the same data without the candidate's examples.
+    before = job.before_data(data, [])
+    assert not (before / "nlu" / worker.CANDIDATE_FILE).exists()
+    assert (before / "nlu" / "lexicon.yml").read_text(encoding="utf-8") == lexicon
