@@ -11,6 +11,11 @@ With an event broker (endpoints.yml: RabbitMQ, for analytics/), the events a sav
 published once they are stored, not before: Rasa's ``stream_events`` reads the whole
 conversation back once more to find them, and publishes before the write, so a consumer that
 checks the tracker store could find them missing.
+
+Rasa wraps every tracker store in ``FailSafeTrackerStore``, which on an error reads an empty
+conversation and saves into a store in memory: a turn during a PostgreSQL restart would be answered
+as if the conversation were new and then kept nowhere. For this store errors are errors: the turn
+fails (500, bot/channels/rest.py) and the gateway tries it again once the database is back.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import json
 from typing import Any
 
 import sqlalchemy as sa
-from rasa.core.tracker_store import SQLTrackerStore
+from rasa.core.tracker_store import FailSafeTrackerStore, SQLTrackerStore
 from rasa.shared.core.events import SessionStarted
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
@@ -79,3 +84,24 @@ class FastSQLTrackerStore(SQLTrackerStore):
             "action_name": data.get("name"),
             "data": json.dumps(data),
         }
+
+
+_failsafe_retrieve = FailSafeTrackerStore.retrieve
+_failsafe_save = FailSafeTrackerStore.save
+
+
+async def _retrieve(self: FailSafeTrackerStore, sender_id: str) -> DialogueStateTracker | None:
+    if isinstance(self._tracker_store, FastSQLTrackerStore):
+        return await self._tracker_store.retrieve(sender_id)
+    return await _failsafe_retrieve(self, sender_id)
+
+
+async def _save(self: FailSafeTrackerStore, tracker: DialogueStateTracker) -> None:
+    if isinstance(self._tracker_store, FastSQLTrackerStore):
+        await self._tracker_store.save(tracker)
+        return
+    await _failsafe_save(self, tracker)
+
+
+FailSafeTrackerStore.retrieve = _retrieve  # type: ignore[method-assign]
+FailSafeTrackerStore.save = _save  # type: ignore[method-assign]
