@@ -112,8 +112,14 @@ class MachineStores:
     def restart_postgres(self) -> None:
         subprocess.run(["pg_ctlcluster", *self._cluster(), "restart"], check=True, capture_output=True)
 
+    # The running Redis's persistence settings, given back to the one started again: the machine runs it
+    # with none (save ""), and Debian's configuration would save into a folder its user cannot write,
+    # after which Redis refuses every write.
+    KEPT_SETTINGS = ("save", "appendonly")
+
     def restart_redis(self) -> None:
-        # No persistence on this Redis (save ""): what it holds goes, as after a crash.
+        self._settings = {name: self._redis_config(name) for name in self.KEPT_SETTINGS}
+        # What this Redis holds goes (nosave), as after a crash.
         subprocess.run(["redis-cli", "-p", str(self.redis_port), "shutdown", "nosave"], capture_output=True)
         _wait(lambda: not self._redis_up(), 10, "Redis stopping")
         self._start_redis()
@@ -133,6 +139,18 @@ class MachineStores:
         if not self._redis_up():  # the init script could not: as the machine started it
             subprocess.run(["redis-server", "/etc/redis/redis.conf"], check=False, capture_output=True)
             _wait(self._redis_up, 10, "Redis starting")
+        for name, value in getattr(self, "_settings", {}).items():
+            subprocess.run(
+                ["redis-cli", "-p", str(self.redis_port), "config", "set", name, value],
+                check=False,
+                capture_output=True,
+            )
+
+    def _redis_config(self, name: str) -> str:
+        got = subprocess.run(
+            ["redis-cli", "-p", str(self.redis_port), "config", "get", name], capture_output=True, text=True
+        ).stdout.splitlines()
+        return got[1] if len(got) > 1 else ""
 
     def _redis_up(self) -> bool:
         ping = subprocess.run(
