@@ -446,7 +446,8 @@ def test_faq_entries_are_listed_added_and_edited(
     portal: str, new_page: Callable[..., Page], make_staff: Callable[..., tuple[str, str]]
 ) -> None:
     """The FAQ tab against the shape of staff/api/faq.py (`/api/agency/services/{id}/faq`), answered
-    here by the browser's router: the page's side of it, whether or not the gateway serves it yet."""
+    here by the browser's router: the page's side of it, without starting a candidate model (a new
+    entry does) on the shared stack's trainer."""
     entries: list[dict[str, Any]] = [
         {"id": "passport-a1b2c3", "service": "passport", "topic": "documents",
          "question": "ทำพาสปอร์ตให้เด็กต้องใช้อะไร", "variants": ["พาสปอร์ตเด็กใช้เอกสารอะไร"],
