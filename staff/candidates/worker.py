@@ -559,6 +559,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=os.environ.get("TRAINER_LOG_LEVEL", "INFO").upper(),
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per catalog record otherwise
 
     def stop(signum: int, _frame: Any) -> None:
         log.info("signal %d: stopping", signum)
