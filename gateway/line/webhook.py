@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -51,6 +52,8 @@ from staff.handoff import HandoffDesk
 log = masked_logger(__name__)
 
 NON_TEXT_MESSAGES = frozenset({"sticker", "image", "audio", "video", "file", "location"})
+# LINE's user, group and room ids: U, C or R and 32 hex digits.
+LINE_ID = re.compile(r"[UCR][0-9a-f]{32}")
 # LINE shows a message's sender name instead of the account's; it allows at most 20 characters.
 MAX_SENDER_NAME = 20
 NOT_CONFIGURED = (
@@ -60,14 +63,17 @@ NOT_CONFIGURED = (
 
 
 def _chat(source: object) -> tuple[str, str] | None:
-    """(chat type, id to push to and to key the conversation on) for a webhook event source."""
-    if isinstance(source, UserSource) and source.user_id:
-        return "user", source.user_id
-    if isinstance(source, GroupSource) and source.group_id:
-        return "group", source.group_id
-    if isinstance(source, RoomSource) and source.room_id:
-        return "room", source.room_id
-    return None
+    """(chat type, id to push to and to key the conversation on) for a webhook event source, or None
+    for an id not shaped as LINE's, which would otherwise go into keys, the database and URLs."""
+    if isinstance(source, UserSource):
+        chat = "user", source.user_id
+    elif isinstance(source, GroupSource):
+        chat = "group", source.group_id
+    elif isinstance(source, RoomSource):
+        chat = "room", source.room_id
+    else:
+        return None
+    return chat if isinstance(chat[1], str) and LINE_ID.fullmatch(chat[1]) else None
 
 
 def _mentions_bot(message: TextMessageContent) -> bool:

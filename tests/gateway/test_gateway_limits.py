@@ -288,6 +288,22 @@ def test_a_redelivery_to_another_gateway_process_is_skipped(
     assert [r.body["replyToken"] for r in line_api.delivered()] == [token, sentinel]
 
 
+@pytest.mark.postgres
+def test_an_event_whose_chat_id_is_not_shaped_as_lines_is_skipped(
+    gateway_factory: Factory, closed_port_url: str, line_api: LineApiDouble, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Signed, so from LINE; still, an id that is not LINE's shape would go into keys, SQL and URLs.
+    gateway = gateway_factory(line_settings(closed_port_url, line_api, rasa_timeout=3.0))
+    odd = {"type": "user", "userId": "U" + "0" * 31 + "\x00"}
+    token = line_api.issue_reply_token()
+    assert gateway.post_events(text_event("ทำพาสปอร์ตกี่บาท", token, odd)).status_code == 200
+    answered = line_api.issue_reply_token()
+    gateway.post_events(text_event("ทำพาสปอร์ตกี่บาท", answered))
+    line_api.wait_for_reply(answered)
+    assert _replies_to(line_api, token) == []
+    assert not [r for r in caplog.records if r.getMessage().startswith("handling LINE event")]
+
+
 def test_line_webhook_answers_404_when_not_configured_in_process() -> None:
     from fastapi.testclient import TestClient
 
