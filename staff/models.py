@@ -261,9 +261,11 @@ class Rollout:
         with self._lock:
             self._observe_live(model_id, now)
             held = model_of_etag(etag)
-            # Forget workers not heard of for long (stopped, restarted).
+            # Forget workers not heard of for long (stopped, restarted), and old grants.
             for old in [e for e, t in self.seen.items() if now - t > 10 * self.window]:
                 del self.seen[old]
+            for old in [e for e, g in self.grants.items() if now - g.at > 2 * self.lease_seconds]:
+                del self.grants[old]
             if held is not None:
                 self.seen[etag] = now
             if held == model_id:
