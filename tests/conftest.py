@@ -61,7 +61,8 @@ def catalog_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 MODEL_PATH = REPO_ROOT / "models" / "thai-eservice.tar.gz"
 STACK = REPO_ROOT / "scripts" / "stack"
 # Derived by scripts/stack from the ports unless set; a stale value would point the stack elsewhere.
-_STACK_DERIVED = ("CATALOG_URL", "ACTION_ENDPOINT_URL", "RASA_URL")
+_STACK_DERIVED = ("CATALOG_URL", "ACTION_ENDPOINT_URL", "RASA_URL", "MODELS_PORT", "MODEL_SERVER_URL",
+                  "TRAINER_LOCK_FILE")
 # The action server of the stack `rasa_url` started, if it started one (agent assist calls it directly).
 _STARTED: dict[str, str] = {}
 
