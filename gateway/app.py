@@ -14,6 +14,7 @@ from gateway.body_limit import BodyLimit
 from gateway.config import Settings
 from gateway.conversations import Conversations
 from gateway.errors import install as install_error_handlers
+from gateway.line.recipients import LineRecipients
 from gateway.line.webhook import LineChannel, line_router
 from gateway.rasa_client import RasaClient
 from gateway.staff_off import StaffOff, open_staff_side
@@ -66,10 +67,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.conversations = Conversations(rasa, app.state.desk, hours)
         app.state.line = None
         if settings.line_enabled:
-            app.state.line = LineChannel(settings, app.state.conversations)
+            recipients = LineRecipients(app.state.staff_db, settings.pii_key)
+            app.state.line = LineChannel(settings, app.state.conversations, recipients)
         redelivery = None
         if app.state.line is None:
-            log.warning("LINE channel not configured (LINE_CHANNEL_SECRET / LINE_CHANNEL_ACCESS_TOKEN unset)")
+            log.warning(
+                "LINE channel not configured (LINE_CHANNEL_SECRET, LINE_CHANNEL_ACCESS_TOKEN, PII_KEY)"
+            )
         elif app.state.desk is not None:
             redelivery = asyncio.create_task(_redeliver_line(app))
         try:

@@ -60,13 +60,16 @@ class Settings:
     token_ttl_minutes: float = 480.0
     # YAML of the desk's office hours and public holidays; empty means staffed at all hours.
     office_hours_file: str = ""
+    # The secret LINE ids are hashed and sealed under (gateway/line/recipients.py); scripts/stack
+    # makes one per run folder. LINE stays off without it: ids must not be stored as they are.
+    pii_key: str = ""
     # The catalog and its admin API token (scripts/stack gives both the same); no token, no edits.
     catalog_url: str = DEFAULT_CATALOG_URL
     catalog_admin_token: str = ""
 
     @property
     def line_enabled(self) -> bool:
-        return bool(self.line_channel_secret and self.line_channel_access_token)
+        return bool(self.line_channel_secret and self.line_channel_access_token and self.pii_key)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, *, dotenv: bool = True) -> Settings:
@@ -91,6 +94,7 @@ class Settings:
             actions_url=(env.get("ACTION_ENDPOINT_URL") or DEFAULT_ACTIONS_URL).strip(),
             token_ttl_minutes=_float(env.get("STAFF_TOKEN_TTL_MINUTES"), 480.0),
             office_hours_file=env.get("OFFICE_HOURS_FILE", "").strip(),
+            pii_key=env.get("PII_KEY", "").strip(),
             catalog_url=(env.get("CATALOG_URL") or DEFAULT_CATALOG_URL).rstrip("/"),
             catalog_admin_token=env.get("CATALOG_ADMIN_TOKEN", "").strip(),
         )

@@ -23,6 +23,7 @@ from redis.asyncio import ConnectionPool as RedisPool
 
 from gateway.config import Settings
 from privacy import masked_logger
+from privacy.pseudonyms import subkey
 
 log = masked_logger(__name__)
 
@@ -43,12 +44,14 @@ class Verdict:
 ALLOWED = Verdict(True)
 
 
-def _digest(who: str) -> str:
-    return hashlib.blake2b(who.encode("utf-8"), digest_size=16).hexdigest()
+def _digest(who: str, key: bytes = b"") -> str:
+    return hashlib.blake2b(who.encode("utf-8"), digest_size=16, key=key).hexdigest()
 
 
 class RateLimiter:
-    def __init__(self, redis_url: str, sender: str, client: str) -> None:
+    def __init__(self, redis_url: str, sender: str, client: str, pii_key: str = "") -> None:
+        # Keyed with PII_KEY when the gateway has it: a LINE user id is kept only as a keyed hash.
+        self._key = subkey(pii_key, "rate-limit") if pii_key else b""
         # parse_many raises ValueError for a limit it cannot read: the gateway does not start then.
         self.limits: dict[Kind, list[RateLimitItem]] = {
             "sender": parse_many(sender),
@@ -66,7 +69,9 @@ class RateLimiter:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RateLimiter:
-        return cls(settings.redis_url, settings.rate_limit_sender, settings.rate_limit_client)
+        return cls(
+            settings.redis_url, settings.rate_limit_sender, settings.rate_limit_client, settings.pii_key
+        )
 
     def _items(self, kind: Kind, factor: int) -> list[RateLimitItem]:
         if factor == 1:
@@ -78,7 +83,7 @@ class RateLimiter:
     async def admit(self, scope: str, kind: Kind, who: str, factor: int = 1) -> Verdict:
         """Count one request of `who` (a sender or an address) on `scope` (web-chat, line, ...),
         against `factor` times the configured limit."""
-        key = _digest(who)
+        key = _digest(who, self._key)
         try:
             for item in self._items(kind, factor):
                 if not await self._limiter.hit(item, scope, kind, key):
@@ -93,7 +98,7 @@ class RateLimiter:
         the limit is told once rather than once per message."""
         notice = type(refused_by)(1, refused_by.multiples, namespace="NOTICE")
         try:
-            return await self._limiter.hit(notice, scope, "notice", _digest(who))
+            return await self._limiter.hit(notice, scope, "notice", _digest(who, self._key))
         except StorageError:
             log.warning("rate limit store unreachable; no notice for %s", scope, exc_info=True)
             return False

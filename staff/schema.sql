@@ -32,7 +32,7 @@ CREATE TABLE IF NOT EXISTS staff_audit (
 -- A conversation handed to a person, from the handoff until it is released or closed.
 CREATE TABLE IF NOT EXISTS handoff_conversation (
     id            text PRIMARY KEY,
-    sender        text NOT NULL,            -- "web:<secret>" or "line:<user id>", Rasa's sender id
+    sender        text NOT NULL,            -- "web:<secret>" or "line:<keyed hash of the LINE id>", Rasa's sender id
     channel       text NOT NULL CHECK (channel IN ('web', 'line')),
     status        text NOT NULL CHECK (status IN ('waiting', 'taken', 'closed')),
     agent         text REFERENCES staff_user (username),
@@ -61,6 +61,14 @@ CREATE TABLE IF NOT EXISTS handoff_message (
 CREATE INDEX IF NOT EXISTS handoff_message_conversation ON handoff_message (conversation_id, id);
 -- A system message that marks a change the citizen's page acts on: 'taken', 'released'.
 ALTER TABLE handoff_message ADD COLUMN IF NOT EXISTS event text;
+
+-- The LINE id behind a "line:<hash>" sender, for pushing agents' messages: sealed with AES-GCM
+-- under a key derived from PII_KEY (gateway/line/recipients.py), kept only while a handoff needs it.
+CREATE TABLE IF NOT EXISTS line_recipient (
+    sender  text PRIMARY KEY,
+    sealed  bytea NOT NULL,                 -- nonce, then the encrypted id bound to `sender`
+    seen_at timestamptz NOT NULL DEFAULT now()
+);
 
 -- Out of hours: a citizen's request to be called back, given with consent.
 CREATE TABLE IF NOT EXISTS callback_request (

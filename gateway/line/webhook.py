@@ -42,6 +42,7 @@ from gateway.envelope import envelope_summary
 from gateway.line import texts
 from gateway.line.dedup import SharedRecentIds
 from gateway.line.messenger import LineMessenger
+from gateway.line.recipients import LineRecipients
 from gateway.line.render import MAX_ACTION_LABEL, render_turn, truncate
 from gateway.rasa_client import RasaUnavailable
 from gateway.ratelimit import RATE_LIMITED_TH, RateLimiter
@@ -57,8 +58,8 @@ LINE_ID = re.compile(r"[UCR][0-9a-f]{32}")
 # LINE shows a message's sender name instead of the account's; it allows at most 20 characters.
 MAX_SENDER_NAME = 20
 NOT_CONFIGURED = (
-    "The LINE channel is not configured on this gateway: set LINE_CHANNEL_SECRET and "
-    "LINE_CHANNEL_ACCESS_TOKEN. The web chat keeps working."
+    "The LINE channel is not configured on this gateway: set LINE_CHANNEL_SECRET, "
+    "LINE_CHANNEL_ACCESS_TOKEN and PII_KEY. The web chat keeps working."
 )
 
 
@@ -108,13 +109,15 @@ def _greeting() -> TextMessage:
 class LineChannel:
     """Owns the LINE API client and the background tasks that answer webhook events."""
 
-    def __init__(self, settings: Settings, conversations: Conversations) -> None:
+    def __init__(self, settings: Settings, conversations: Conversations, recipients: LineRecipients) -> None:
         self._validator = SignatureValidator(settings.line_channel_secret)
         self._api_client = AsyncApiClient(
             Configuration(host=settings.line_api_base_url, access_token=settings.line_channel_access_token)
         )
         self._messenger = LineMessenger(AsyncMessagingApi(self._api_client))
         self._conversations = conversations
+        # Chats are known by a keyed hash of their id; the ids pushes need are kept sealed.
+        self._recipients = recipients
         self._delivering = asyncio.Lock()
         # Redeliveries and rate limits are shared with the other gateway processes through Redis.
         self._redis = Redis.from_url(settings.redis_url)
@@ -245,8 +248,9 @@ class LineChannel:
             loading = asyncio.create_task(self._messenger.show_loading(chat_id, event_id))
         messages: list[Message]
         try:
+            sender = self._recipients.sender(chat_id)
             turn = await self._conversations.turn(
-                f"line:{chat_id}",
+                sender,
                 "line",
                 text,
                 {"channel": "line", "chat_type": chat_type, "event_id": event_id},
@@ -257,6 +261,8 @@ class LineChannel:
         else:
             log.info("LINE event %s answered: %s", event_id, envelope_summary(turn.envelope))
             messages = render_turn(turn)
+            if turn.kind == WITH_AGENT or (turn.envelope or {}).get(QUEUE_POSITION):
+                await self._keep_recipient(sender, chat_id)
             if turn.kind == WITH_AGENT:
                 # Passed to the agent; only a citizen still waiting for one is told so.
                 position = (turn.envelope or {}).get(QUEUE_POSITION)
@@ -270,6 +276,13 @@ class LineChannel:
             await loading
         await self._messenger.deliver(chat_id, reply_token, messages, event_id)
 
+    async def _keep_recipient(self, sender: str, chat_id: str) -> None:
+        """A person has (or is about to take) the chat: their messages are pushed to this id."""
+        try:
+            await self._recipients.remember(sender, chat_id)
+        except Exception:
+            log.exception("could not keep the LINE id of %s for pushes", sender[:16])
+
     async def deliver_agent_messages(self, desk: HandoffDesk) -> int:
         """Push agents' messages not delivered yet, one push each, under the agent's name.
 
@@ -278,15 +291,17 @@ class LineChannel:
         sent = 0
         async with self._delivering:
             for row in await desk.undelivered_line():
-                if not await desk.claim_delivery(row["id"]):
+                # Looked up before the claim: a message whose chat id is not kept yet waits a round.
+                to = await self._recipients.recipient(row["sender"])
+                if to is None or not await desk.claim_delivery(row["id"]):
                     continue
-                to = row["sender"].removeprefix("line:")
                 name = (row["display_name"] or "").strip()[:MAX_SENDER_NAME]
                 message = TextMessage(text=row["text"], sender=Sender(name=name) if name else None)
                 if await self._messenger.push(to, [message], f"agent-message-{row['id']}"):
                     sent += 1
                 else:
                     await desk.unclaim_delivery(row["id"])
+            await self._recipients.forget_idle()
         return sent
 
     async def aclose(self, grace: float = 5.0) -> None:

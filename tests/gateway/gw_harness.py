@@ -15,6 +15,9 @@ from gateway.config import Settings
 
 CHANNEL_SECRET = "0123456789abcdef0123456789abcdef"
 ACCESS_TOKEN = "test-channel-access-token"
+# The key LINE ids are hashed and sealed under (gateway/line/recipients.py): tests compute the
+# expected `line:<hash>` sender ids with it.
+PII_KEY = "test-pii-key-0123456789abcdef"
 
 
 class InProcessGateway(InProcessServer):
@@ -46,6 +49,7 @@ def line_settings(rasa: str, line_api: LineApiDouble, **overrides: Any) -> Setti
         "rasa_token": rasa_token(),
         "rest_token": rest_token(),
         "staff_db_url": staff_test_db_url(),
+        "pii_key": PII_KEY,
     }
     values.update(overrides)
     return Settings(**values)

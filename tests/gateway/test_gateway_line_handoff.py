@@ -12,10 +12,12 @@ from typing import Any
 
 import httpx
 import pytest
-from gw_harness import InProcessGateway
+from gw_harness import PII_KEY, InProcessGateway
 from line_double import LineApiDouble, Recorded
 from line_events import line_id, source, text_event
 from support import REPO_ROOT, staff_test_db_url
+
+from gateway.line.recipients import line_sender
 
 pytestmark = pytest.mark.postgres
 PUSH = "/v2/bot/message/push"
@@ -66,7 +68,9 @@ def test_agent_messages_reach_a_line_user_as_one_push_each(
 
     headers = _agent(line_gateway.base_url, "สมใจ")
     queue = httpx.get(f"{line_gateway.base_url}/api/agent/queue", headers=headers, timeout=10).json()
-    mine = [c for c in queue["conversations"] if c["sender"] == f"line:{user}"]
+    # The desk knows the LINE user only by the keyed hash of their id (gateway/line/recipients.py).
+    mine = [c for c in queue["conversations"] if c["sender"] == line_sender(user, PII_KEY)]
+    assert not [c for c in queue["conversations"] if user in c["sender"]]
     assert len(mine) == 1 and mine[0]["channel"] == "line"
     cid = mine[0]["id"]
 

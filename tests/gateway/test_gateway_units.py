@@ -193,6 +193,7 @@ def test_settings_from_env() -> None:
             "RASA_URL": "http://rasa:5005/",
             "LINE_CHANNEL_SECRET": "s",
             "LINE_CHANNEL_ACCESS_TOKEN": "t",
+            "PII_KEY": "k",
             "LINE_API_BASE_URL": "http://127.0.0.1:9/",
             "WEB_ALLOWED_ORIGINS": "https://a.go.th, https://b.go.th/",
         }
@@ -202,4 +203,7 @@ def test_settings_from_env() -> None:
     assert settings.web_allowed_origins == ("https://a.go.th", "https://b.go.th")
     defaults = Settings.from_env({})
     assert not defaults.line_enabled and defaults.rasa_url == "http://localhost:5005"
+    # Without the key LINE ids would have to be stored as they are: the channel stays off.
+    no_key = Settings.from_env({"LINE_CHANNEL_SECRET": "s", "LINE_CHANNEL_ACCESS_TOKEN": "t"})
+    assert not no_key.line_enabled
     assert defaults.line_api_base_url == "https://api.line.me"
