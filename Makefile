@@ -134,7 +134,8 @@ test: setup browser balancer $(MODEL)
 		CATALOG_URL=http://127.0.0.1:18001 CATALOG_ADMIN_TOKEN=test-catalog-admin-token; \
 	trap '$(TEST_STACK) scripts/stack down' EXIT; \
 	$(SERVICES_ENV)/bin/pytest -m "not ($(UNIT))" $(SERVICES_TESTS); $(pytest_ok) || exit $$status; \
-	$(RASA_ENV)/bin/pytest -m "not ($(UNIT))" $(RASA_TESTS); $(pytest_ok)
+	$(RASA_ENV)/bin/pytest -m "not ($(UNIT))" $(RASA_TESTS); $(pytest_ok) || exit $$status; \
+	PYTHONPATH=$(CURDIR) $(SERVICES_ENV)/bin/python -m privacy.audit
 
 ## hostile: 10,000 hostile requests (Hypothesis) at every public endpoint of the gateway and the catalog,
 ## against the test stack; prints how many were answered with a 5xx, which must be 0 (make test runs 240)
