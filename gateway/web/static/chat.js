@@ -672,7 +672,7 @@
     postChat(message).then(function (response) {
       return response.json().catch(function () { return {}; }).then(function (data) {
         if (!response.ok) {
-          showError(typeof data.error === 'string' && response.status === 503 ? data.error : ERROR_SERVER);
+          showError(typeof data.error === 'string' && (response.status === 503 || response.status === 429) ? data.error : ERROR_SERVER);
           return;
         }
         showReply(data);
