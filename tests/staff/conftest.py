@@ -1,9 +1,10 @@
 """Fixtures for the staff side: a throwaway PostgreSQL database, the gateway app with its lifespan,
 accounts made for one test each.
 
-The database is `staff_test_accounts` on the PostgreSQL of STAFF_DB_URL (the machine's by default),
-dropped before and after the session; never the `staff` database itself. Lockout counters live in
-the Redis of REDIS_URL under names made for this session, removed at its end.
+The database is `staff_test_<pid>` (this session's own) on the PostgreSQL of STAFF_DB_URL (the
+machine's by default), dropped before and after the session; never the `staff` database itself.
+Lockout counters live in the Redis of REDIS_URL under names made for this session, removed at
+its end.
 """
 
 from __future__ import annotations
@@ -29,7 +30,9 @@ from staff.accounts import save_account
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
 
-TEST_DB = "staff_test_accounts"
+# One database per test session: a session drops its own at the start and the end, and two
+# sessions at once (a developer's run beside CI's) must not drop each other's.
+TEST_DB = f"staff_test_{os.getpid()}"
 # Every account a test makes starts with this, so the session's lockout keys can be found again.
 RUN_PREFIX = f"t{secrets.token_hex(3)}-"
 
