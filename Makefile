@@ -20,7 +20,7 @@ LOCAL_PACKAGES := -e ./contract -e ./privacy
 # registered in pyproject.toml).
 UNIT := not e2e and not needs_model and not browser and not postgres
 
-.PHONY: run up down shell user test unit hostile lint train validate lexicon bench bench-nlu setup browser clean
+.PHONY: run up down shell user test unit hostile lint train validate lexicon faq bench bench-nlu setup browser clean
 
 # RASA_REPLICAS=N (N > 1) runs N Rasa servers behind HAProxy, which `make balancer` installs.
 BALANCER := $(if $(filter-out 1,$(RASA_REPLICAS)),balancer)
@@ -81,9 +81,15 @@ lexicon: data/nlu/lexicon.yml
 data/nlu/lexicon.yml: $(wildcard catalog/seed/*.json) catalog/lexicon.py | $(RASA_ENV)/.installed
 	PYTHONPATH=$(CURDIR) $(RASA_ENV)/bin/python -m catalog.lexicon --seed-dir catalog/seed --out $@
 
+## faq: the NLU's FAQ questions and variants, from the catalog's FAQ entries (catalog/faq/*.yml)
+faq: data/nlu/faq.yml
+data/nlu/faq.yml: $(wildcard catalog/faq/*.yml) $(wildcard catalog/seed/*.json) catalog/faq_training.py \
+		| $(RASA_ENV)/.installed
+	PYTHONPATH=$(CURDIR) $(RASA_ENV)/bin/python -m catalog.faq_training --faq-dir catalog/faq --seed-dir catalog/seed --out $@
+
 ## train: only when the model is older than its data, config or components
 train: $(MODEL)
-$(MODEL): config.yml domain.yml $(NLU_DATA) data/nlu/lexicon.yml $(wildcard bot/nlu/*.py) | $(RASA_ENV)/.installed
+$(MODEL): config.yml domain.yml $(NLU_DATA) data/nlu/lexicon.yml data/nlu/faq.yml $(wildcard bot/nlu/*.py) | $(RASA_ENV)/.installed
 	$(RASA) train --config config.yml --domain domain.yml --data data --out models --fixed-model-name thai-eservice
 
 validate: $(RASA_ENV)/.installed
