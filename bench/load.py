@@ -47,6 +47,8 @@ from typing import Any
 import httpx
 import psycopg
 
+from bench.cpu import cpu_seconds, postgres_pids
+from bench.memory import tree
 from privacy import conversation_key
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -380,6 +382,32 @@ def start_locust(stack: Stack, users: int, seconds: float, data: Path, log: Path
     )
 
 
+def _processes(stack: Stack, locust: subprocess.Popen) -> dict[str, list[int]]:
+    """The processes whose CPU time a turn costs, by part (with their children: Rasa's workers)."""
+    # Locust's own CPU is in machine_cpu_busy only: its process was not reliably counted here.
+    groups: dict[str, list[int]] = {"postgres": postgres_pids()}
+    for name, files in (
+        ("gateway", ["gateway"]),
+        ("rasa", ["rasa", *(f"rasa-{n}" for n in range(1, stack.replicas + 1))]),
+        ("actions", ["actions"]),
+        ("catalog", ["catalog"]),
+        ("balancer", ["balancer"]),
+    ):
+        pids = [pid for f in files if (stack.run_dir / f"{f}.pid").exists() for pid in tree(stack.pid(f))]
+        if pids:
+            groups[name] = pids
+    groups["redis"] = [
+        int(p.name)
+        for p in Path("/proc").iterdir()
+        if p.name.isdigit() and (p / "comm").exists() and (p / "comm").read_text().startswith("redis-server")
+    ]
+    return groups
+
+
+def _cpu_of(groups: dict[str, list[int]]) -> dict[str, float]:
+    return {name: sum(cpu_seconds(pid) for pid in pids) for name, pids in groups.items()}
+
+
 def _cpu_busy() -> tuple[int, int]:
     fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
     idle = fields[3] + fields[4]
@@ -445,6 +473,9 @@ def run_load(
     log.unlink(missing_ok=True)
     load_before, (busy0, total0) = os.getloadavg()[0], _cpu_busy()
     locust = start_locust(stack, users, seconds, data, log)
+    time.sleep(0.5)  # Locust's own process tree, once it has started
+    groups = _processes(stack, locust)
+    cpu_before = _cpu_of(groups)
     injected: dict[str, Any] = {}
     try:
         if fault is not None:
@@ -455,6 +486,7 @@ def run_load(
         if locust.poll() is None:
             locust.kill()
     busy1, total1 = _cpu_busy()
+    cpu_after = _cpu_of(groups)
     if not log.exists():
         raise RuntimeError(f"locust logged no turn:\n{stderr[-2000:]}")
     result = analyse(stack, log)
@@ -465,6 +497,12 @@ def run_load(
         load_before=round(load_before, 2),
         machine_cpu_busy=round(100 * (busy1 - busy0) / max(1, total1 - total0), 1),
     )
+    if result["answered"]:
+        # CPU milliseconds each part of the stack spent on an answered turn.
+        result["cpu_ms_per_turn"] = {
+            name: round((cpu_after[name] - cpu_before[name]) * 1000 / result["answered"], 1)
+            for name in groups
+        }
     if injected:
         result["fault"] = injected
     return result
@@ -580,6 +618,10 @@ def main(argv: list[str] | None = None) -> int:
                     for n in users:
                         results.append(run_load(stack, n, args.seconds, args.data))
                         print(line(results[-1]), flush=True)
+                        cpu = results[-1].get("cpu_ms_per_turn", {})
+                        print(
+                            "    CPU a turn: " + ", ".join(f"{k} {v} ms" for k, v in cpu.items()), flush=True
+                        )
         else:
             users = int(args.users or 8)
             with running_stack(2, stores, ROOT / "run" / "chaos") as stack:
