@@ -93,7 +93,8 @@ def endpoint_environment(monkeypatch: pytest.MonkeyPatch, database: str) -> None
                        "REDIS_PORT": str(REDIS["port"]), "REDIS_LOCK_DB": str(REDIS_TEST_DB),
                        "RABBITMQ_HOST": "127.0.0.1", "RABBITMQ_PORT": "5672", "RABBITMQ_USER": "guest",
                        "RABBITMQ_PASSWORD": "guest", "RABBITMQ_EXCHANGE": "rasa.test",
-                       "RABBITMQ_QUEUE": "rasa_events.test"}.items():
+                       "RABBITMQ_QUEUE": "rasa_events.test",
+                       "MODEL_SERVER_URL": "http://127.0.0.1:1/models/current"}.items():
         monkeypatch.setenv(key, value)
 
 
