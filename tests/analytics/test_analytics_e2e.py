@@ -165,9 +165,16 @@ def test_the_dashboards_numbers_are_the_tracker_stores(
     assert summary["feedback"]["unhelpful"] >= 1 and summary["handoffs"] >= 1
     assert sum(day["turns"] for day in summary["by_day"]) == summary["turns"]
 
-    # The two paraphrases are one group of the unanswered questions.
-    clusters = httpx.get(f"{analytics_gateway}/api/analytics/unanswered", params=period, headers=auth,
-                         timeout=120).json()["clusters"]  # fmt: skip
-    together = [c for c in clusters if set(PARAPHRASES) <= set(c["examples"])]
+    # The two paraphrases are one group of the unanswered questions, once the consumer has embedded
+    # them: it embeds in the background, behind whatever other suites sent the same day (the hostile
+    # tests' hundreds of unanswered turns on the same test stack).
+    def grouped() -> list[dict[str, Any]]:
+        clusters = httpx.get(f"{analytics_gateway}/api/analytics/unanswered", params=period, headers=auth,
+                             timeout=120).json()["clusters"]  # fmt: skip
+        grouped.last = clusters  # type: ignore[attr-defined]
+        return [c for c in clusters if set(PARAPHRASES) <= set(c["examples"])]
+
+    together = eventually(grouped, "the two paraphrases in one group", seconds=max(WAIT_SECONDS, 180))
+    clusters = grouped.last  # type: ignore[attr-defined]
     assert len(together) == 1 and together[0]["count"] >= 2, clusters
     assert not [c for c in clusters if c not in together and set(PARAPHRASES) & set(c["examples"])]
