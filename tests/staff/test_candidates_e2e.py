@@ -128,7 +128,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     env.update(ports, RUN_DIR=str(run_dir), TRACKER_DB_NAME=TRACKER_DB, STAFF_DB_URL=_admin_url(STAFF_DB),
                RASA_TOKEN=RASA_TOKEN, REST_TOKEN=REST_TOKEN, SANIC_WORKERS="2", STACK_TIMEOUT="600")
     _drop(STAFF_DB)
-    names = ["catalog", "actions", "models", "rasa", "gateway", "trainer"]
+    # analytics too: it consumes the RabbitMQ queue Rasa publishes this stack's events to.
+    names = ["catalog", "actions", "models", "rasa", "gateway", "trainer", "analytics"]
     try:
         up = subprocess.run([str(STACK), "up", *names], cwd=REPO, env=env, capture_output=True, text=True)
         if up.returncode != 0:
