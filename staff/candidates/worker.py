@@ -326,8 +326,12 @@ class Job:
         self.progress("done")
         self.report["step"] = "done"
         self.report["gate"] = {"passed": not reasons, "reasons": reasons}
-        self.finish("failed" if reasons else "passed", step="done", model_id=answers[1]["model_id"],
-                    model_path=str(model), data_dir=str(data))
+        if reasons:
+            self.finish("failed", step="done", model_id=answers[1]["model_id"])
+            model.unlink()  # never deployable: 25 MB less on the disk
+        else:
+            self.finish("passed", step="done", model_id=answers[1]["model_id"], model_path=str(model),
+                        data_dir=str(data))
 
     def prepare_data(self, examples: list[dict[str, Any]], faq_entries: list[dict[str, Any]]) -> Path:
         shutil.rmtree(self.workdir, ignore_errors=True)
