@@ -170,8 +170,8 @@ class Conversations:
             envelope[CALLBACK] = False
             return dataclasses.replace(turn, texts=[*turn.texts, no_desk_text()], envelope=envelope)
         if not self.hours.is_open():
-            # Only the web page has the callback form; LINE is pointed to the hotline.
-            callback = channel == "web"
+            # The web page shows a form; on LINE the citizen writes the number in the chat.
+            callback = channel in ("web", "line")
             envelope.update({OFFICE_HOURS: self.hours.describe_th(), CALLBACK: callback})
             return dataclasses.replace(
                 turn, texts=[*turn.texts, closed_text(self.hours, callback)], envelope=envelope
@@ -198,6 +198,15 @@ class Conversations:
         envelope[QUEUE_POSITION] = position
         log.info("conversation %s handed over, queue position %d", held.id, position)
         return dataclasses.replace(turn, texts=[*turn.texts, queue_text(position)], envelope=envelope)
+
+    async def request_callback(self, sender: str, channel: str, name: str, phone: str, note: str) -> int:
+        """Store an out-of-hours callback request with what the bot knows of the conversation."""
+        summary: dict[str, Any] = {}
+        try:
+            summary, _ = summarize(await self._rasa.tracker(sender))
+        except RasaUnavailable:
+            log.warning("no tracker for the callback request of %s", sender[:12])
+        return await self._desk.request_callback(sender, channel, name, phone, note, summary)
 
     async def resume_bot(self, sender: str) -> None:
         """Tell Rasa the bot answers again (before the desk lets the citizen's messages through)."""

@@ -43,3 +43,11 @@ NO_ANSWER = f"ขออภัยค่ะ ยังตอบคำถามน�
 
 # While the conversation waits for an agent: the citizen's message is passed on, not answered.
 WAITING_FOR_AGENT = "ส่งข้อความถึงเจ้าหน้าที่แล้วค่ะ รอสักครู่นะคะ (คิวที่ {position})"
+
+# Out of hours: a LINE user leaves a callback request by writing a phone number in the chat;
+# writing it after this text is the consent.
+CALLBACK_ASK = (
+    "ถ้าต้องการให้เจ้าหน้าที่โทรกลับ พิมพ์ชื่อและเบอร์โทรมาในแชตนี้ได้เลยค่ะ เช่น “สมชาย 081 234 5678” "
+    "(การส่งเบอร์ถือว่ายินยอมให้เจ้าหน้าที่โทรกลับเรื่องนี้ในเวลาทำการ)"
+)
+CALLBACK_THANKS = "ได้รับคำขอแล้วค่ะ เจ้าหน้าที่จะโทรกลับในเวลาทำการ"

@@ -7,6 +7,7 @@ import json
 import re
 from typing import Any
 
+import phonenumbers
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from linebot.v3.messaging import (
@@ -35,7 +36,7 @@ from linebot.v3.webhooks import (
 )
 from redis.asyncio import Redis
 
-from contract.replies import QUEUE_POSITION, WITH_AGENT
+from contract.replies import CALLBACK, QUEUE_POSITION, WITH_AGENT
 from gateway.config import Settings
 from gateway.conversations import Conversations
 from gateway.envelope import envelope_summary
@@ -55,6 +56,14 @@ log = masked_logger(__name__)
 NON_TEXT_MESSAGES = frozenset({"sticker", "image", "audio", "video", "file", "location"})
 # LINE's user, group and room ids: U, C or R and 32 hex digits.
 LINE_ID = re.compile(r"[UCR][0-9a-f]{32}")
+# How long after an out-of-hours handoff a phone number written in the chat is a callback request.
+CALLBACK_WAIT_SECONDS = 15 * 60
+
+
+def _callback_key(sender: str) -> str:
+    return f"line:callback:{sender}"
+
+
 # LINE shows a message's sender name instead of the account's; it allows at most 20 characters.
 MAX_SENDER_NAME = 20
 NOT_CONFIGURED = (
@@ -247,8 +256,12 @@ class LineChannel:
         if chat_type == "user":
             loading = asyncio.create_task(self._messenger.show_loading(chat_id, event_id))
         messages: list[Message]
+        sender = self._recipients.sender(chat_id)
+        if await self._took_callback(sender, chat_id, reply_token, text, event_id):
+            if loading is not None:
+                await loading
+            return
         try:
-            sender = self._recipients.sender(chat_id)
             turn = await self._conversations.turn(
                 sender,
                 "line",
@@ -272,9 +285,30 @@ class LineChannel:
             elif not messages:
                 log.warning("assistant sent nothing to show for LINE event %s", event_id)
                 messages = [TextMessage(text=texts.NO_ANSWER)]
+            if (turn.envelope or {}).get(CALLBACK):
+                await self._redis.set(_callback_key(sender), "1", ex=CALLBACK_WAIT_SECONDS)
+                messages.append(TextMessage(text=texts.CALLBACK_ASK))
         if loading is not None:
             await loading
         await self._messenger.deliver(chat_id, reply_token, messages, event_id)
+
+    async def _took_callback(
+        self, sender: str, chat_id: str, reply_token: str | None, text: str, event_id: str
+    ) -> bool:
+        """After an out-of-hours handoff, a message with a phone number is the callback request."""
+        if not await self._redis.get(_callback_key(sender)):
+            return False
+        match = next(iter(phonenumbers.PhoneNumberMatcher(text, "TH")), None)
+        if match is None or not phonenumbers.is_valid_number(match.number):
+            return False  # anything else is a question for the bot
+        phone = phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164)
+        name = " ".join((text[: match.start] + " " + text[match.end :]).split())[:100] or "ผู้ใช้ LINE"
+        await self._conversations.request_callback(sender, "line", name, phone, "")
+        await self._redis.delete(_callback_key(sender))
+        log.info("callback request from LINE event %s", event_id)
+        thanks = [TextMessage(text=texts.CALLBACK_THANKS)]
+        await self._messenger.deliver(chat_id, reply_token, thanks, event_id)
+        return True
 
     async def _keep_recipient(self, sender: str, chat_id: str) -> None:
         """A person has (or is about to take) the chat: their messages are pushed to this id."""

@@ -101,3 +101,37 @@ def test_agent_messages_reach_a_line_user_as_one_push_each(
     # Every agent message was pushed exactly once.
     texts = [t for r in _pushes(line_api.requests, user) for t in _texts(r)]
     assert texts.count("สวัสดีค่ะ ต้องใช้บัตรประชาชนค่ะ") == 1
+
+
+def test_out_of_hours_a_line_user_leaves_a_callback_request(
+    rasa_url: str, line_api: LineApiDouble, gateway_factory: Any, tmp_path: Any
+) -> None:
+    """Out of hours the handoff tells the hours and asks for a number; writing one in the chat is
+    the request (and its consent); the agents find it, with the number in E.164."""
+    from gw_harness import line_settings
+
+    hours = tmp_path / "hours.yml"
+    hours.write_text("hours: {}\nholidays: []\n", encoding="utf-8")  # configured, never open
+    gateway = gateway_factory(line_settings(rasa_url, line_api, office_hours_file=str(hours)))
+    user = line_id("U")
+    src = source("user", user_id=user)
+
+    def say(text: str) -> list[str]:
+        token = line_api.issue_reply_token()
+        assert gateway.post_events(text_event(text, token, src)).status_code == 200
+        return _texts(line_api.wait_for_reply(token, timeout=30))
+
+    say("ทำพาสปอร์ตต้องใช้อะไรบ้าง")
+    closed = " ".join(say("ขอคุยกับเจ้าหน้าที่หน่อย"))
+    assert "นอกเวลาทำการ" in closed and "เบอร์โทร" in closed
+    thanks = " ".join(say("สมหญิง 081 234 5678 ค่ะ"))
+    assert "โทรกลับ" in thanks
+
+    headers = _agent(gateway.base_url, "รับสาย")
+    callbacks = httpx.get(f"{gateway.base_url}/api/agent/callbacks", headers=headers, timeout=10).json()
+    mine = [c for c in callbacks["callbacks"] if c["channel"] == "line" and c["phone"] == "+66812345678"]
+    assert mine and mine[-1]["name"] == "สมหญิง ค่ะ"
+    assert mine[-1]["summary"]["service_id"] == "passport"
+    # Once taken, a number is no longer a request: the next message goes to the bot.
+    after = " ".join(say("ทำพาสปอร์ตกี่บาท"))
+    assert "1,000" in after
