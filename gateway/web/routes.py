@@ -16,7 +16,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field, ValidationError
 
 from contract.replies import GOVERNMENT_HOTLINE, WITH_AGENT
-from gateway.conversations import Conversations, summarize
+from gateway.conversations import Conversations
 from gateway.envelope import BotTurn, envelope_summary
 from gateway.rasa_client import RasaUnavailable
 from gateway.ratelimit import RATE_LIMITED_TH, RateLimiter
@@ -305,14 +305,9 @@ def web_router(allowed_origins: tuple[str, ...]) -> APIRouter:
                 {"error": CALLBACK_INVALID_TH, "fields": fields}, status_code=422, headers=cors
             )
         sender = f"web:{body.sender}"
-        summary: dict[str, Any] = {}
-        try:
-            summary, _ = summarize(await request.app.state.rasa.tracker(sender))
-        except RasaUnavailable:
-            log.warning("no tracker for the callback request of %s", body.sender[:8])
-        desk: HandoffDesk = request.app.state.desk
-        callback_id = await desk.request_callback(
-            sender, "web", plain_text(body.name).strip(), phone or "", plain_text(body.note).strip(), summary
+        conversations: Conversations = request.app.state.conversations
+        callback_id = await conversations.request_callback(
+            sender, "web", plain_text(body.name).strip(), phone or "", plain_text(body.note).strip()
         )
         log.info("callback request %d from web sender %s", callback_id, body.sender[:8])
         return JSONResponse({"id": callback_id, "message": CALLBACK_THANKS_TH}, status_code=201, headers=cors)
