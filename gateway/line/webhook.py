@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 from typing import Any
@@ -35,6 +36,7 @@ from linebot.v3.webhooks import (
     UserSource,
 )
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from contract.replies import CALLBACK, QUEUE_POSITION, WITH_AGENT
 from gateway.config import Settings
@@ -285,8 +287,7 @@ class LineChannel:
             elif not messages:
                 log.warning("assistant sent nothing to show for LINE event %s", event_id)
                 messages = [TextMessage(text=texts.NO_ANSWER)]
-            if (turn.envelope or {}).get(CALLBACK):
-                await self._redis.set(_callback_key(sender), "1", ex=CALLBACK_WAIT_SECONDS)
+            if (turn.envelope or {}).get(CALLBACK) and await self._await_callback(sender):
                 messages.append(TextMessage(text=texts.CALLBACK_ASK))
         if loading is not None:
             await loading
@@ -296,7 +297,12 @@ class LineChannel:
         self, sender: str, chat_id: str, reply_token: str | None, text: str, event_id: str
     ) -> bool:
         """After an out-of-hours handoff, a message with a phone number is the callback request."""
-        if not await self._redis.get(_callback_key(sender)):
+        try:
+            if not await self._redis.get(_callback_key(sender)):
+                return False
+        except RedisError:
+            # Without Redis no callback can be awaited (none was asked for): the text goes to the bot.
+            log.warning("Redis unreachable: LINE event %s not checked for a callback number", event_id)
             return False
         match = next(iter(phonenumbers.PhoneNumberMatcher(text, "TH")), None)
         if match is None or not phonenumbers.is_valid_number(match.number):
@@ -304,10 +310,21 @@ class LineChannel:
         phone = phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164)
         name = " ".join((text[: match.start] + " " + text[match.end :]).split())[:100] or "ผู้ใช้ LINE"
         await self._conversations.request_callback(sender, "line", name, phone, "")
-        await self._redis.delete(_callback_key(sender))
+        with contextlib.suppress(RedisError):  # it expires by itself
+            await self._redis.delete(_callback_key(sender))
         log.info("callback request from LINE event %s", event_id)
         thanks = [TextMessage(text=texts.CALLBACK_THANKS)]
         await self._messenger.deliver(chat_id, reply_token, thanks, event_id)
+        return True
+
+    async def _await_callback(self, sender: str) -> bool:
+        """The next minutes' message with a phone number is this sender's callback request;
+        False when that cannot be remembered (the hotline in the handoff's answer remains)."""
+        try:
+            await self._redis.set(_callback_key(sender), "1", ex=CALLBACK_WAIT_SECONDS)
+        except RedisError:
+            log.warning("Redis unreachable: no callback number can be taken on LINE now")
+            return False
         return True
 
     async def _keep_recipient(self, sender: str, chat_id: str) -> None:

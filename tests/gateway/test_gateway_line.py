@@ -265,6 +265,19 @@ def test_assistant_down_gives_the_apology_and_logs_the_failure(
         assert secret not in logged
 
 
+def test_without_redis_the_apology_still_goes(
+    closed_port_url: str, line_api: LineApiDouble, gateway_factory: Any
+) -> None:
+    # Redis holds redeliveries, rate limits and awaited callbacks; losing it must not silence the chat.
+    no_redis = closed_port_url.replace("http://", "redis://") + "/0"
+    gateway = gateway_factory(line_settings(closed_port_url, line_api, rasa_timeout=3.0, redis_url=no_redis))
+    token = line_api.issue_reply_token()
+
+    gateway.post_events(text_event("ทำพาสปอร์ตกี่บาท", token))
+
+    assert "1111" in _texts(line_api.wait_for_reply(token))[0]
+
+
 def test_slow_assistant_gets_the_apology(
     line_api: LineApiDouble, gateway_factory: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
