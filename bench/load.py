@@ -114,10 +114,10 @@ class MachineStores:
     def restart_postgres(self) -> None:
         subprocess.run(["pg_ctlcluster", *self._cluster(), "restart"], check=True, capture_output=True)
 
-    # The running Redis's persistence settings, given back to the one started again: the machine runs it
-    # with none (save ""), and Debian's configuration would save into a folder its user cannot write,
-    # after which Redis refuses every write.
-    KEPT_SETTINGS = ("save", "appendonly")
+    # The running Redis is started again with its own settings, read from it before it stops: the machine
+    # runs it from a command line (no file, nothing saved), and Debian's init script or configuration
+    # would start another Redis (saving into a folder its user cannot write, after which it refuses writes).
+    KEPT_SETTINGS = ("bind", "port", "save", "appendonly", "dir", "logfile")
 
     def restart_redis(self) -> None:
         self._settings = {name: self._redis_config(name) for name in self.KEPT_SETTINGS}
@@ -135,18 +135,19 @@ class MachineStores:
             _wait(lambda: subprocess.run(["pg_isready", "-q"], check=False).returncode == 0, 30, "PostgreSQL")
 
     def _start_redis(self) -> None:
-        subprocess.run(["service", "redis-server", "start"], check=False, capture_output=True)
-        with contextlib.suppress(RuntimeError):
-            _wait(self._redis_up, 10, "Redis starting")
-        if not self._redis_up():  # the init script could not: as the machine started it
-            subprocess.run(["redis-server", "/etc/redis/redis.conf"], check=False, capture_output=True)
-            _wait(self._redis_up, 10, "Redis starting")
-        for name, value in getattr(self, "_settings", {}).items():
-            subprocess.run(
-                ["redis-cli", "-p", str(self.redis_port), "config", "set", name, value],
-                check=False,
-                capture_output=True,
-            )
+        settings = getattr(self, "_settings", None) or {
+            "bind": "127.0.0.1 -::1",
+            "port": str(self.redis_port),
+            "save": "",
+            "appendonly": "no",
+            "dir": "/var/lib/redis",
+            "logfile": "/var/log/redis/ci.log",
+        }
+        command = ["redis-server", "--daemonize", "yes"]
+        for name, value in settings.items():
+            command += [f"--{name}", *(value.split() if name == "bind" else [value])]
+        subprocess.run(command, check=False, capture_output=True)
+        _wait(self._redis_up, 10, "Redis starting")
 
     def _redis_config(self, name: str) -> str:
         got = subprocess.run(
