@@ -4,7 +4,9 @@
 - `GET /agency/` the agency portal, `/agency/static/{name}`;
 - `GET /dashboard/` the dashboard, `/dashboard/static/{name}`;
 - `/staff/static/{name}` what they share: staff.js (sign-in, the API with the token, the SSE
-  reader), staff.css, and Chart.js (shipped with the page, never from a CDN).
+  reader), staff.css, and Chart.js (shipped with the page, never from a CDN); and, put into each
+  page rather than served, the <head> lines they have alike (common/head.html) and the sign-in
+  fields (common/signin.html).
 
 The pages are static; everything they show comes from the JSON API with the account's token. They
 get the web chat's headers, with a policy that lets no other origin frame them: a staff page has no
@@ -42,6 +44,8 @@ SHARED: dict[str, tuple[Path, str]] = {
     "chart.umd.min.js": (STATIC_ROOT / "vendor" / "chart.umd.min.js", JS),
 }
 PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
+# Markup the pages share, put in as it is where a page writes {{name}}: common/<name>.html.
+PARTS = ("head", "signin")
 
 
 def seed_services(seed_dir: Path = SEED_DIR) -> tuple[dict[str, dict[str, str]], dict[str, str]]:
@@ -79,7 +83,14 @@ def page_values() -> dict[str, str]:
 def render_page(page: str = "agent", values: dict[str, str] | None = None) -> str:
     values = page_values() if values is None else values
     template = (STATIC_ROOT / page / "index.html").read_text(encoding="utf-8")
-    return PLACEHOLDER.sub(lambda m: html.escape(values[m.group(1)], quote=True), template)
+
+    def fill(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name in PARTS:
+            return (STATIC_ROOT / "common" / f"{name}.html").read_text(encoding="utf-8").strip()
+        return html.escape(values[name], quote=True)
+
+    return PLACEHOLDER.sub(fill, template)
 
 
 def _asset(path: Path, media_type: str) -> FileResponse:
