@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import re
-from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from staff_pages import MARKUP_FROM_STRINGS, assert_page_headers, tags
 
 from contract.replies import GOVERNMENT_HOTLINE, GOVERNMENT_WEBSITE, TOPIC_LABELS
 from staff.api.pages import STATIC_DIR, pages_router
@@ -24,37 +24,8 @@ def client() -> TestClient:
     return TestClient(app)
 
 
-class _Tags(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.tags: list[tuple[str, dict[str, str | None]]] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.tags.append((tag, dict(attrs)))
-
-
-def tags(html: str) -> list[tuple[str, dict[str, str | None]]]:
-    parser = _Tags()
-    parser.feed(html)
-    return parser.tags
-
-
 def test_the_page_has_the_web_chats_headers_and_no_framing(client: TestClient) -> None:
-    response = client.get("/agent/")
-    assert response.status_code == 200
-    assert response.headers["content-type"].startswith("text/html")
-    policy = response.headers["content-security-policy"]
-    assert "script-src 'self'" in policy and "default-src 'none'" in policy
-    assert "frame-ancestors 'self'" in policy and "localhost" not in policy  # no agency site frames it
-    assert response.headers["x-content-type-options"] == "nosniff"
-    assert response.headers["referrer-policy"] == "strict-origin-when-cross-origin"
-    assert client.head("/agent/").status_code == 200
-
-
-def test_without_the_slash_the_page_moves(client: TestClient) -> None:
-    response = client.get("/agent", follow_redirects=False)
-    assert response.status_code == 308
-    assert response.headers["location"] == "/agent/"
+    assert_page_headers(client, "agent")  # and without the slash, the page moves
 
 
 def test_scripts_are_files_of_its_own_origin_only(client: TestClient) -> None:
@@ -88,9 +59,6 @@ def test_assets(client: TestClient, name: str, media_type: str) -> None:
 @pytest.mark.parametrize("name", ["index.html", "../pages.py", "..%2Fpages.py", "chat.js", "agent.js.map"])
 def test_only_the_listed_assets_are_served(client: TestClient, name: str) -> None:
     assert client.get(f"/agent/static/{name}").status_code == 404
-
-
-MARKUP_FROM_STRINGS = re.compile(r"innerHTML|outerHTML|insertAdjacentHTML|document\.write|eval\(|Function\(")
 
 
 @pytest.mark.parametrize("script", [STATIC_DIR / "agent.js", WEB_CHAT], ids=lambda p: p.name)

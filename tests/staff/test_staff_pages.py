@@ -5,13 +5,12 @@ no markup built from strings, the names the pages are given."""
 from __future__ import annotations
 
 import json
-import re
-from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from staff_pages import MARKUP_FROM_STRINGS, assert_page_headers, tags
 
 from contract.replies import TOPIC_LABELS
 from staff.api.pages import PAGES, SHARED, STATIC_ROOT, pages_router, seed_services
@@ -34,36 +33,9 @@ def client() -> TestClient:
     return TestClient(app)
 
 
-class _Tags(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.tags: list[tuple[str, dict[str, str | None]]] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.tags.append((tag, dict(attrs)))
-
-
-def tags(html: str) -> list[tuple[str, dict[str, str | None]]]:
-    parser = _Tags()
-    parser.feed(html)
-    return parser.tags
-
-
 @pytest.mark.parametrize("page", NEW_PAGES)
 def test_the_pages_have_the_consoles_headers(client: TestClient, page: str) -> None:
-    response = client.get(f"/{page}/")
-    assert response.status_code == 200
-    policy = response.headers["content-security-policy"]
-    assert (
-        "script-src 'self'" in policy
-        and "default-src 'none'" in policy
-        and "frame-ancestors 'self'" in policy
-    )
-    assert response.headers["x-content-type-options"] == "nosniff"
-    assert response.headers["referrer-policy"] == "strict-origin-when-cross-origin"
-    assert client.head(f"/{page}/").status_code == 200
-    moved = client.get(f"/{page}", follow_redirects=False)
-    assert moved.status_code == 308 and moved.headers["location"] == f"/{page}/"
+    assert_page_headers(client, page)
 
 
 @pytest.mark.parametrize("page", NEW_PAGES)
@@ -122,9 +94,6 @@ def test_every_listed_asset_exists() -> None:
             assert (STATIC_ROOT / page / name).is_file(), f"{page}/{name}"
     for path, _ in SHARED.values():
         assert path.is_file(), path
-
-
-MARKUP_FROM_STRINGS = re.compile(r"innerHTML|outerHTML|insertAdjacentHTML|document\.write|eval\(|Function\(")
 
 
 @pytest.mark.parametrize(
