@@ -25,17 +25,6 @@ from gateway.config import Settings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
 if os.environ.get("GATEWAY_DEV_STUB_RASA"):
 
     @pytest.fixture(scope="session")
@@ -161,19 +150,7 @@ def web_gateway_rasa_down(closed_port_url: str, _gateway_processes: _ProcessPool
     return _gateway_processes.get(closed_port_url)
 
 
-# ---- browser ----
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (never `playwright install`)")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+# ---- browser (the `browser` fixture is tests/conftest.py's) ----
 
 
 @pytest.fixture
