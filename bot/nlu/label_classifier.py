@@ -11,8 +11,8 @@ name the label.
 
 from __future__ import annotations
 
-import json
 import logging
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,6 +28,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import normalize
 
+from bot.nlu.model_files import read_json, read_stored, write_json
 from bot.nlu.service_lexicon import ServiceLexicon
 from bot.nlu.thai_tokenizer import NORMALISED_TEXT
 
@@ -248,10 +249,9 @@ class LabelClassifier(GraphComponent):
 
         with self._model_storage.write_to(self._resource) as directory:
             sio.dump(self.classifier, directory / "classifier.skops")
-            (directory / "features.json").write_text(json.dumps({"dense": self.uses_dense}))
+            write_json(directory, "features.json", {"dense": self.uses_dense})
             if self.lexicon:
-                names = json.dumps(self.lexicon.names, ensure_ascii=False)
-                (directory / "lexicon.json").write_text(names, encoding="utf-8")
+                write_json(directory, "lexicon.json", self.lexicon.names)
 
     @classmethod
     def load(
@@ -264,17 +264,17 @@ class LabelClassifier(GraphComponent):
     ) -> LabelClassifier:
         import skops.io as sio
 
-        try:
-            with model_storage.read_from(resource) as directory:
-                path = directory / "classifier.skops"
-                classifier = sio.load(path, trusted=sio.get_untrusted_types(file=path))
-                component = cls(config, model_storage, resource, classifier)
-                features = json.loads((directory / "features.json").read_text())
-                component.uses_dense = bool(features["dense"])
-                lexicon = directory / "lexicon.json"
-                if lexicon.exists():
-                    component.lexicon = ServiceLexicon(json.loads(lexicon.read_text(encoding="utf-8")))
-                return component
-        except (ValueError, FileNotFoundError):
+        def read(directory: Path) -> LabelClassifier:
+            path = directory / "classifier.skops"
+            classifier = sio.load(path, trusted=sio.get_untrusted_types(file=path))
+            component = cls(config, model_storage, resource, classifier)
+            component.uses_dense = bool(read_json(directory, "features.json")["dense"])
+            if (directory / "lexicon.json").exists():
+                component.lexicon = ServiceLexicon(read_json(directory, "lexicon.json"))
+            return component
+
+        component = read_stored(model_storage, resource, read)
+        if component is None:
             logger.warning("%s: no trained classifier in the model.", cls.__name__)
             return cls(config, model_storage, resource)
+        return component

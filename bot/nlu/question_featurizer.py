@@ -10,7 +10,6 @@ question apart from the story. A short message is its own last clause.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
@@ -26,6 +25,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from sklearn.feature_extraction.text import CountVectorizer
 
+from bot.nlu.model_files import stored_json, write_json
 from bot.nlu.thai_tokenizer import NORMALISED_TEXT
 
 _PARTS = re.compile(r"[\s?!.,;:()\"']+")
@@ -96,8 +96,7 @@ class QuestionFeaturizer(SparseFeaturizer, GraphComponent):
         self.vectorizer.fit(clauses)
         vocabulary = {gram: int(i) for gram, i in self.vectorizer.vocabulary_.items()}
         with self._model_storage.write_to(self._resource) as directory:
-            text = json.dumps(vocabulary, ensure_ascii=False)
-            (directory / _VOCABULARY_FILE).write_text(text, encoding="utf-8")
+            write_json(directory, _VOCABULARY_FILE, vocabulary)
         self.vectorizer = self._vectorizer(vocabulary)
         return self._resource
 
@@ -126,9 +125,5 @@ class QuestionFeaturizer(SparseFeaturizer, GraphComponent):
         execution_context: ExecutionContext,
         **kwargs: Any,
     ) -> QuestionFeaturizer:
-        try:
-            with model_storage.read_from(resource) as directory:
-                vocabulary = json.loads((directory / _VOCABULARY_FILE).read_text(encoding="utf-8"))
-        except (ValueError, FileNotFoundError):
-            vocabulary = None
+        vocabulary = stored_json(model_storage, resource, _VOCABULARY_FILE)
         return cls(config, model_storage, resource, execution_context.node_name, vocabulary)

@@ -8,7 +8,6 @@ training data's lookup tables (the catalog's service names and synonyms, see
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from rasa.engine.graph import ExecutionContext
@@ -21,6 +20,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.nlu import thai_text
+from bot.nlu.model_files import stored_json, write_json
 
 NORMALISED_TEXT = "text_normalised"
 _DICTIONARY_FILE = "dictionary.json"
@@ -77,9 +77,7 @@ class ThaiTokenizer(Tokenizer):
         ]
         self.dictionary = thai_text.make_dictionary(words)
         with self._model_storage.write_to(self._resource) as directory:
-            (directory / _DICTIONARY_FILE).write_text(
-                json.dumps(sorted(self.dictionary), ensure_ascii=False), encoding="utf-8"
-            )
+            write_json(directory, _DICTIONARY_FILE, sorted(self.dictionary))
         return self._resource
 
     @classmethod
@@ -91,12 +89,8 @@ class ThaiTokenizer(Tokenizer):
         execution_context: ExecutionContext,
         **kwargs: Any,
     ) -> ThaiTokenizer:
-        try:
-            with model_storage.read_from(resource) as directory:
-                words = json.loads((directory / _DICTIONARY_FILE).read_text(encoding="utf-8"))
-        except (ValueError, FileNotFoundError):
-            words = []
-        return cls(config, model_storage, resource, frozenset(words))
+        words = stored_json(model_storage, resource, _DICTIONARY_FILE)
+        return cls(config, model_storage, resource, frozenset(words or []))
 
     def tokenize(self, message: Message, attribute: str) -> list[Token]:
         normalised = thai_text.normalise(message.get(attribute) or "")
