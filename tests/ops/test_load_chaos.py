@@ -58,6 +58,8 @@ def test_a_replica_killed_mid_load_loses_nothing(stack: Stack) -> None:
 def test_with_the_catalog_down_every_turn_is_answered_errors_with_the_hotline(stack: Stack) -> None:
     result = run_fault(stack, "catalog", USERS, SECONDS, DEFAULT_DATA)
     assert_nothing_lost(result)
+    # The action server had no copy of any record: the service questions took the error path.
+    assert result["errors_with_hotline"] > 0, result["kinds"]
     assert result["errors_without_hotline"] == 0
     assert result["answers_after"]
 
