@@ -111,9 +111,7 @@
 
   var $ = function (id) { return document.getElementById(id); };
   var ui = {
-    signin: $('signin'), signinForm: $('signin-form'), username: $('username'), password: $('password'),
-    signinError: $('signin-error'), signinInfo: $('signin-info'), signinButton: $('signin-button'),
-    app: $('app'), signout: $('signout'), whoName: $('who-name'), whoRole: $('who-role'),
+    app: $('app'), whoName: $('who-name'), whoRole: $('who-role'),
     views: {
       services: $('view-services'), service: $('view-service'), candidates: $('view-candidates'),
       candidate: $('view-candidate')
@@ -155,11 +153,7 @@
     tokenKey: TOKEN_KEY,
     roles: ROLES,
     refused: 'บัญชีนี้ไม่ใช่บัญชีของหน่วยงาน จึงใช้พอร์ทัลนี้ไม่ได้',
-    ui: {
-      signin: ui.signin, signinForm: ui.signinForm, username: ui.username, password: ui.password,
-      signinError: ui.signinError, signinInfo: ui.signinInfo, signinButton: ui.signinButton,
-      app: ui.app, signout: ui.signout
-    },
+    app: ui.app,
     start: start,
     stop: stopPolling
   });

@@ -36,10 +36,8 @@
 
   var $ = function (id) { return document.getElementById(id); };
   var ui = {
-    signin: $('signin'), signinForm: $('signin-form'), username: $('username'), password: $('password'),
-    signinError: $('signin-error'), signinInfo: $('signin-info'), signinButton: $('signin-button'),
     console: $('console'), connection: $('connection'), whoName: $('who-name'), whoRole: $('who-role'),
-    signout: $('signout'), announcer: $('announcer'),
+    announcer: $('announcer'),
     tabQueue: $('tab-queue'), tabCallbacks: $('tab-callbacks'),
     panelQueue: $('panel-queue'), panelCallbacks: $('panel-callbacks'),
     queueList: $('queue-list'), queueEmpty: $('queue-empty'), queueCount: $('queue-count'),
@@ -144,11 +142,7 @@
     tokenKey: TOKEN_KEY,
     roles: CALL_CENTRE,
     refused: 'บัญชีนี้ไม่ใช่บัญชีเจ้าหน้าที่ศูนย์บริการ จึงใช้คอนโซลนี้ไม่ได้',
-    ui: {
-      signin: ui.signin, signinForm: ui.signinForm, username: ui.username, password: ui.password,
-      signinError: ui.signinError, signinInfo: ui.signinInfo, signinButton: ui.signinButton,
-      app: ui.console, signout: ui.signout
-    },
+    app: ui.console,
     start: start,
     stop: stopLive
   });

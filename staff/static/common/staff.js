@@ -121,12 +121,18 @@
    *   options.tokenKey  sessionStorage key of the token
    *   options.roles     the roles the page is for
    *   options.refused   what an account of another role is told
-   *   options.ui        {signin, signinForm, username, password, signinError, signinInfo, signinButton, app, signout}
+   *   options.app       the page's element, shown while signed in; the sign-in form (common/signin.html) and
+   *                     the #signout button are found by their ids
    *   options.start(user) -> promise: show the page for this account
    *   options.stop()    the page is left (signed out, token expired): stop timers and streams
    * Any 401 goes back to sign-in. */
   function session(options) {
-    var ui = options.ui;
+    var $ = function (id) { return document.getElementById(id); };
+    var ui = {
+      signin: $('signin'), signinForm: $('signin-form'), username: $('username'), password: $('password'),
+      signinError: $('signin-error'), signinInfo: $('signin-info'), signinButton: $('signin-button'),
+      app: options.app, signout: $('signout')
+    };
     var token = null;
     var me = null;
 

@@ -21,9 +21,7 @@
 
   var $ = function (id) { return document.getElementById(id); };
   var ui = {
-    signin: $('signin'), signinForm: $('signin-form'), username: $('username'), password: $('password'),
-    signinError: $('signin-error'), signinInfo: $('signin-info'), signinButton: $('signin-button'),
-    app: $('app'), signout: $('signout'), whoName: $('who-name'), whoRole: $('who-role'), navAgency: $('nav-agency'),
+    app: $('app'), whoName: $('who-name'), whoRole: $('who-role'), navAgency: $('nav-agency'),
     filters: $('filters'), periodTitle: $('period-title'), from: $('from'), to: $('to'), agency: $('agency'),
     agencyBox: $('agency-box'), agencyNote: $('agency-note'), filtersError: $('filters-error'),
     kpis: $('kpis'), csvSummary: $('csv-summary'), csvTurns: $('csv-turns'), exportStatus: $('export-status'),
@@ -43,11 +41,7 @@
     tokenKey: TOKEN_KEY,
     roles: ['supervisor', 'admin', 'agency'],
     refused: 'บัญชีนี้ไม่มีสิทธิ์ดูแดชบอร์ด (สำหรับหัวหน้าเวร ผู้ดูแลระบบ และหน่วยงาน)',
-    ui: {
-      signin: ui.signin, signinForm: ui.signinForm, username: ui.username, password: ui.password,
-      signinError: ui.signinError, signinInfo: ui.signinInfo, signinButton: ui.signinButton,
-      app: ui.app, signout: ui.signout
-    },
+    app: ui.app,
     start: start,
     stop: function () { ownServices = null; }
   });
