@@ -168,9 +168,38 @@ async def _ensure(pool: AsyncConnectionPool) -> None:
     await store.ensure_schema(pool)
 
 
+async def _turn_rows(
+    pool: AsyncConnectionPool,
+    days: tuple[dt.date, dt.date],
+    services: list[str] | None,
+    select: str,
+    rest: str,
+) -> list[dict[str, Any]]:
+    """`SELECT {select} FROM analytics_turn t WHERE <the period, the services> {rest}`."""
+    await _ensure(pool)
+    where, params = _where(days, services)
+    async with pool.connection() as conn:
+        cur = await conn.execute(f"SELECT {select} FROM analytics_turn t WHERE {where} {rest}", params)
+        return await cur.fetchall()
+
+
+def _each_day(days: tuple[dt.date, dt.date]) -> list[dt.date]:
+    first, last = days
+    return [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
+
+
 # One conversation is one Rasa session of one sender.
 _CONVERSATION = "t.conversation || ':' || coalesce(t.session_start::text, '')"
 _ASK_BACK = f"t.kind = '{CLARIFY}' AND t.intent IS DISTINCT FROM '{FEEDBACK_INTENT}'"
+# What the summary and summary.csv count of the turns they select.
+_TALLIES = f"""count(*) AS turns,
+    count(DISTINCT {_CONVERSATION}) AS conversations,
+    count(DISTINCT {_CONVERSATION}) FILTER (WHERE t.handoff) AS handed_over,
+    count(*) FILTER (WHERE t.handoff) AS handoffs,
+    count(*) FILTER (WHERE {_ASK_BACK}) AS clarify,
+    count(*) FILTER (WHERE t.kind = '{OUT_OF_SCOPE}') AS out_of_scope,
+    count(*) FILTER (WHERE t.feedback = '{FEEDBACK_HELPFUL}') AS helpful,
+    count(*) FILTER (WHERE t.feedback = '{FEEDBACK_UNHELPFUL}') AS unhelpful"""
 
 
 async def _grouped(conn: Any, column: str, where: str, params: list[Any]) -> list[dict[str, Any]]:
@@ -194,14 +223,7 @@ async def summary_of(
     where, params = _where(days, services)
     async with pool.connection() as conn:
         cur = await conn.execute(
-            f"""SELECT count(*) AS turns,
-                       count(DISTINCT {_CONVERSATION}) AS conversations,
-                       count(DISTINCT {_CONVERSATION}) FILTER (WHERE t.handoff) AS handed_over,
-                       count(*) FILTER (WHERE t.handoff) AS handoffs,
-                       count(*) FILTER (WHERE {_ASK_BACK}) AS ask_backs,
-                       count(*) FILTER (WHERE t.kind = '{OUT_OF_SCOPE}') AS out_of_scope,
-                       count(*) FILTER (WHERE t.feedback = '{FEEDBACK_HELPFUL}') AS helpful,
-                       count(*) FILTER (WHERE t.feedback = '{FEEDBACK_UNHELPFUL}') AS unhelpful,
+            f"""SELECT {_TALLIES},
                        percentile_cont(0.5) WITHIN GROUP (ORDER BY t.latency_ms) AS p50,
                        percentile_cont(0.95) WITHIN GROUP (ORDER BY t.latency_ms) AS p95
                   FROM analytics_turn t WHERE {where}""",
@@ -223,7 +245,6 @@ async def summary_of(
             ).fetchall()
         }
     turns, conversations = totals["turns"], totals["conversations"]
-    first, last = days
     return {
         "turns": turns,
         "conversations": conversations,
@@ -232,16 +253,13 @@ async def summary_of(
         # Conversations answered without a person; with none at all, nothing was contained.
         "containment": _share(conversations - totals["handed_over"], conversations),
         "by_service": [{"service_id": row["value"], "turns": row["n"]} for row in by_service],
-        "by_day": [
-            {"day": day.isoformat(), "turns": per_day.get(day, 0)}
-            for day in (first + dt.timedelta(days=i) for i in range((last - first).days + 1))
-        ],
+        "by_day": [{"day": day.isoformat(), "turns": per_day.get(day, 0)} for day in _each_day(days)],
         # Beyond the spec (docs/agency.md).
-        "from": first.isoformat(),
-        "to": last.isoformat(),
+        "from": days[0].isoformat(),
+        "to": days[1].isoformat(),
         "by_topic": [{"topic": row["value"], "turns": row["n"]} for row in by_topic],
         "by_channel": {row["value"]: row["n"] for row in by_channel},
-        "ask_back_rate": _share(totals["ask_backs"], turns),
+        "ask_back_rate": _share(totals["clarify"], turns),
         "out_of_scope_rate": _share(totals["out_of_scope"], turns),
         "feedback": {FEEDBACK_HELPFUL: totals["helpful"], FEEDBACK_UNHELPFUL: totals["unhelpful"]},
         "latency_ms": {
@@ -353,18 +371,14 @@ def analytics_router() -> APIRouter:
     async def turns_csv(
         user: Analyst, pool: StaffDb, days: Period, agencies: Agencies, agency: str | None = None
     ) -> Response:
-        services = await scope(user, agencies, agency)
-        await _ensure(pool)
-        where, params = _where(days, services)
-        async with pool.connection() as conn:
-            rows = await (
-                await conn.execute(
-                    f"""SELECT t.at, t.conversation, t.channel, t.kind, t.intent, t.service_id, t.topic,
-                               t.confidence, t.handoff, t.feedback, t.latency_ms, t.text
-                          FROM analytics_turn t WHERE {where} ORDER BY t.at""",
-                    params,
-                )
-            ).fetchall()
+        rows = await _turn_rows(
+            pool,
+            days,
+            await scope(user, agencies, agency),
+            """t.at, t.conversation, t.channel, t.kind, t.intent, t.service_id, t.topic,
+               t.confidence, t.handoff, t.feedback, t.latency_ms, t.text""",
+            "ORDER BY t.at",
+        )
         # An export of citizens' (masked) words leaves the system: who took it is kept.
         detail = {"from": days[0].isoformat(), "to": days[1].isoformat(), "rows": len(rows)}
         await audit.record(pool, user.username, "analytics_export", "turns.csv", detail)
@@ -378,29 +392,17 @@ def analytics_router() -> APIRouter:
     async def summary_csv(
         user: Analyst, pool: StaffDb, days: Period, agencies: Agencies, agency: str | None = None
     ) -> Response:
-        services = await scope(user, agencies, agency)
-        await _ensure(pool)
-        where, params = _where(days, services)
-        async with pool.connection() as conn:
-            rows = await (
-                await conn.execute(
-                    f"""SELECT (t.at AT TIME ZONE 'Asia/Bangkok')::date AS day, count(*) AS turns,
-                               count(DISTINCT {_CONVERSATION}) AS conversations,
-                               count(DISTINCT {_CONVERSATION}) FILTER (WHERE t.handoff) AS handed_over,
-                               count(*) FILTER (WHERE t.handoff) AS handoffs,
-                               count(*) FILTER (WHERE t.kind = 'answer') AS answer,
-                               count(*) FILTER (WHERE {_ASK_BACK}) AS clarify,
-                               count(*) FILTER (WHERE t.kind = '{OUT_OF_SCOPE}') AS out_of_scope,
-                               count(*) FILTER (WHERE t.feedback = '{FEEDBACK_HELPFUL}') AS helpful,
-                               count(*) FILTER (WHERE t.feedback = '{FEEDBACK_UNHELPFUL}') AS unhelpful
-                          FROM analytics_turn t WHERE {where} GROUP BY 1""",
-                    params,
-                )
-            ).fetchall()
+        rows = await _turn_rows(
+            pool,
+            days,
+            await scope(user, agencies, agency),
+            f"""(t.at AT TIME ZONE 'Asia/Bangkok')::date AS day, {_TALLIES},
+                count(*) FILTER (WHERE t.kind = 'answer') AS answer""",
+            "GROUP BY 1",
+        )
         by_day = {row["day"]: row for row in rows}
-        first, last = days
         table = []
-        for day in (first + dt.timedelta(days=i) for i in range((last - first).days + 1)):
+        for day in _each_day(days):
             row = by_day.get(day)
             if row is None:
                 table.append([day.isoformat(), 0, 0, 0, 0.0, 0, 0, 0, 0, 0])
@@ -409,6 +411,6 @@ def analytics_router() -> APIRouter:
             containment = _share(conversations - row["handed_over"], conversations)
             table.append([day.isoformat(), row["turns"], conversations, row["handoffs"], containment,
                           *[row[c] for c in DAY_COLUMNS[5:]]])  # fmt: skip
-        return _csv(DAY_COLUMNS, table, f"summary-{first}-{last}.csv")
+        return _csv(DAY_COLUMNS, table, f"summary-{days[0]}-{days[1]}.csv")
 
     return router
