@@ -76,6 +76,10 @@ def _check_url(value: str, *, allow_empty: bool) -> str:
     return value
 
 
+Url = Annotated[str, AfterValidator(lambda value: _check_url(value, allow_empty=False))]
+UrlOrEmpty = Annotated[str, AfterValidator(lambda value: _check_url(value, allow_empty=True))]
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -89,12 +93,7 @@ class CompetentAuthority(_Strict):
     id: AgencyCode
     name_th: ThaiItem
     name_en: str = ""
-    website: str = ""
-
-    @field_validator("website")
-    @classmethod
-    def _website(cls, value: str) -> str:
-        return _check_url(value, allow_empty=True)
+    website: UrlOrEmpty = ""
 
 
 class AppliesTo(_Strict):
@@ -138,24 +137,14 @@ class Document(_Strict):
 class Channel(_Strict):
     type: ChannelType
     name: ThaiItem
-    url: str = ""
+    url: UrlOrEmpty = ""
     hours: str = ""
-
-    @field_validator("url")
-    @classmethod
-    def _url(cls, value: str) -> str:
-        return _check_url(value, allow_empty=True)
 
 
 class Contact(_Strict):
     hotline: Phone = ""
-    website: str = ""
+    website: UrlOrEmpty = ""
     line: str = ""
-
-    @field_validator("website")
-    @classmethod
-    def _website(cls, value: str) -> str:
-        return _check_url(value, allow_empty=True)
 
 
 class ServiceRecord(_Strict):
@@ -178,14 +167,9 @@ class ServiceRecord(_Strict):
     status_check: ThaiText = ""
     contact: Contact = Field(default_factory=Contact)
     legal_basis: list[ThaiItem] = []
-    source_url: str
+    source_url: Url
     updated: dt.date
     review_days: ReviewDays = DEFAULT_REVIEW_DAYS
-
-    @field_validator("source_url")
-    @classmethod
-    def _source_url(cls, value: str) -> str:
-        return _check_url(value, allow_empty=False)
 
     def document(self) -> dict[str, object]:
         """The record as served: JSON-ready, unset `applies_to` keys dropped (so `{}` means everyone)."""
