@@ -15,6 +15,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SERVICES_PYTHON = ".venv/services/bin/python"
@@ -48,6 +49,22 @@ def rest_token(run_dir: str | Path | None = None) -> str:
 
 def staff_test_db_url() -> str:
     return os.environ.get("STAFF_TEST_DB_URL") or TEST_STAFF_DB_URL
+
+
+def database_url(url: str, name: str) -> str:
+    """The PostgreSQL URL `url` (any postgresql+driver scheme) naming the database `name` instead."""
+    scheme, rest = url.split("://", 1)
+    parts = urlsplit("postgresql://" + rest if scheme.startswith("postgres") else url)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+def drop_database(url: str, name: str) -> None:
+    """Drops a test's own database `name` on the server of `url`, its connections too (psycopg:
+    the services env)."""
+    import psycopg
+
+    with psycopg.connect(database_url(url, "postgres"), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def services_python() -> str:

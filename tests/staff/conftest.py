@@ -14,13 +14,12 @@ import os
 import secrets
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
 import redis
 from fastapi.testclient import TestClient
-from support import free_port
+from support import database_url, drop_database, free_port
 
 from gateway.app import create_app
 from gateway.config import DEFAULT_REDIS_URL, DEFAULT_STAFF_DB_URL, Settings
@@ -36,23 +35,12 @@ TEST_DB = f"staff_test_{os.getpid()}"
 RUN_PREFIX = f"t{secrets.token_hex(3)}-"
 
 
-def _with_database(url: str, name: str) -> str:
-    scheme, rest = url.split("://", 1)
-    parts = urlsplit("postgresql://" + rest if scheme.startswith("postgres") else url)
-    return urlunsplit(parts._replace(path=f"/{name}"))
-
-
-def _drop(url: str) -> None:
-    with psycopg.connect(_with_database(url, "postgres"), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{TEST_DB}" WITH (FORCE)')
-
-
 @pytest.fixture(scope="session")
 def staff_db_url() -> Iterator[str]:
-    url = _with_database(os.environ.get("STAFF_DB_URL") or DEFAULT_STAFF_DB_URL, TEST_DB)
-    _drop(url)  # the gateway's start creates it again, with the schema
+    url = database_url(os.environ.get("STAFF_DB_URL") or DEFAULT_STAFF_DB_URL, TEST_DB)
+    drop_database(url, TEST_DB)  # the gateway's start creates it again, with the schema
     yield url
-    _drop(url)
+    drop_database(url, TEST_DB)
 
 
 @pytest.fixture(scope="session")

@@ -12,14 +12,13 @@ import re
 import secrets
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
 from psycopg.rows import dict_row
-from support import free_port
+from support import database_url, drop_database, free_port
 
 from contract.replies import FOLLOW_UPS
 from gateway.app import create_app
@@ -127,23 +126,12 @@ def test_answer_text_leaves_the_source_line_to_the_fields() -> None:
 # ---- over HTTP, against the running assistant ----------------------------------------------------
 
 
-def _with_database(url: str, name: str) -> str:
-    scheme, rest = url.split("://", 1)
-    parts = urlsplit("postgresql://" + rest if scheme.startswith("postgres") else url)
-    return urlunsplit(parts._replace(path=f"/{name}"))
-
-
-def _drop(url: str) -> None:
-    with psycopg.connect(_with_database(url, "postgres"), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{ASSIST_DB}" WITH (FORCE)')
-
-
 @pytest.fixture(scope="module")
 def assist_db_url() -> Iterator[str]:
-    url = _with_database(os.environ.get("STAFF_DB_URL") or DEFAULT_STAFF_DB_URL, ASSIST_DB)
-    _drop(url)  # the gateway's start creates it, with the schema
+    url = database_url(os.environ.get("STAFF_DB_URL") or DEFAULT_STAFF_DB_URL, ASSIST_DB)
+    drop_database(url, ASSIST_DB)  # the gateway's start creates it, with the schema
     yield url
-    _drop(url)
+    drop_database(url, ASSIST_DB)
 
 
 def _settings(rasa_url: str, rasa_token: str, actions_url: str, db_url: str) -> Settings:

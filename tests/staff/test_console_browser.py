@@ -20,13 +20,11 @@ import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
-import psycopg
 import pytest
 from playwright.sync_api import Page, expect
-from support import free_port, staff_test_db_url, start_process, stop_process
+from support import database_url, drop_database, free_port, staff_test_db_url, start_process, stop_process
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOT = REPO_ROOT / "docs" / "agent-console.png"
@@ -42,23 +40,12 @@ LIVE_MS = 10_000
 # ---- the gateway, its database, the agents -------------------------------------------------------
 
 
-def _database(url: str, name: str) -> str:
-    scheme, rest = url.split("://", 1)
-    parts = urlsplit("postgresql://" + rest if scheme.startswith("postgres") else url)
-    return urlunsplit(parts._replace(path=f"/{name}"))
-
-
-def _drop(url: str) -> None:
-    with psycopg.connect(_database(url, "postgres"), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{CONSOLE_DB}" WITH (FORCE)')
-
-
 @pytest.fixture(scope="module")
 def console_db_url() -> Iterator[str]:
-    url = _database(staff_test_db_url(), CONSOLE_DB)
-    _drop(url)  # the gateway's start creates it again, with the schema
+    url = database_url(staff_test_db_url(), CONSOLE_DB)
+    drop_database(url, CONSOLE_DB)  # the gateway's start creates it again, with the schema
     yield url
-    _drop(url)
+    drop_database(url, CONSOLE_DB)
 
 
 def _start_gateway(env: dict[str, str], log_dir: Path) -> tuple[Any, str]:
