@@ -11,6 +11,10 @@ from typing import Any
 from actions.details import amount_items, below_every_tier, deciding_details, describe, fits, personal_items
 from contract.replies import GOVERNMENT_HOTLINE, MAX_FACTS, TOPIC_LABELS
 
+# An empty money topic points to the other one: a "how much" question about a service with no fee
+# (annual vehicle tax) is often about what lateness costs, and the reverse.
+RELATED_TOPICS: dict[str, tuple[str, ...]] = {"fee": ("penalty",), "penalty": ("fee",)}
+
 
 def baht(amount: float) -> str:
     return "ไม่เสียค่าธรรมเนียม" if amount == 0 else f"{amount:,.0f} บาท"
@@ -50,8 +54,14 @@ def personal_lead(record: dict[str, Any], topic: str, known: dict[str, Any]) -> 
     who = describe(known, slots)
     fitting = [item for item in items if fits(item, known)]
     if not fitting:
-        verdict = "ยังไม่ถึงเกณฑ์" if below_every_tier(items, known) else "ไม่อยู่ในเกณฑ์"
-        return f"{who} {verdict}ค่ะ เกณฑ์มีดังนี้", False
+        if not below_every_tier(items, known):
+            return f"{who} ไม่อยู่ในเกณฑ์ค่ะ เกณฑ์มีดังนี้", False
+        # Someone not yet old enough is told when that changes and what it brings.
+        first = min(items, key=lambda item: item["applies_to"]["age_min"])
+        then = ""
+        if topic != "fee" and first.get("amount"):
+            then = f" เมื่ออายุครบ {first['applies_to']['age_min']:g} ปี จะได้ {_amount_phrase(first)}"
+        return f"{who} ยังไม่ถึงเกณฑ์ค่ะ{then} เกณฑ์มีดังนี้", False
     amounts = " หรือ ".join(_amount_phrase(item) for item in fitting)
     if topic == "eligibility":
         return f"{who} อยู่ในเกณฑ์อายุที่ได้ {amounts} หากมีคุณสมบัติครบตามนี้ค่ะ", False
@@ -132,6 +142,12 @@ def compose(record: dict[str, Any], topic: str, known: dict[str, Any]) -> tuple[
         contact = _contact_lines(record)
         where = contact[0] if contact else f"สายด่วน {GOVERNMENT_HOTLINE}"
         text = f"{name}: ยังไม่มีข้อมูลเรื่อง{label}ในระบบค่ะ สอบถามได้ที่ {where}"
+        # What the record does say about money, when the asked money topic is empty.
+        for other in RELATED_TOPICS.get(topic, ()):
+            if related := facts(record, other, known)[:MAX_FACTS]:
+                body = "\n".join(f"• {line}" for line in related)
+                text += f"\nข้อมูลที่เกี่ยวข้อง: {TOPIC_LABELS[other]}\n{body}"
+                break
     text += f"\nที่มา: {record['source_url']} (ข้อมูล ณ {record['updated']})"
     card = {
         "title": name,

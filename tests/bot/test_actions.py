@@ -108,15 +108,19 @@ def envelope(messages: list[dict]) -> dict[str, Any]:
 
 def bot_turn(kind: str) -> list[dict[str, Any]]:
     """The events of an earlier exchange: a citizen's message and a bot turn ending with `kind`."""
-    return [{"event": "user", "text": "..."},
-            {"event": "bot", "text": "...", "data": {"buttons": []}},
-            {"event": "bot", "text": None, "data": {"custom": {"kind": kind}}}]
+    return [
+        {"event": "user", "text": "..."},
+        {"event": "bot", "text": "...", "data": {"buttons": []}},
+        {"event": "bot", "text": None, "data": {"custom": {"kind": kind}}},
+    ]
 
 
 def after(trk: Tracker, *kinds: str) -> Tracker:
     """The tracker with earlier bot turns of these kinds before its latest message."""
-    trk.events = [*(e for kind in kinds for e in bot_turn(kind)),
-                  {"event": "user", "text": trk.latest_message.get("text", "")}]
+    trk.events = [
+        *(e for kind in kinds for e in bot_turn(kind)),
+        {"event": "user", "text": trk.latest_message.get("text", "")},
+    ]
     return trk
 
 
@@ -217,8 +221,11 @@ def test_a_long_list_of_amounts_hands_over_to_the_form(live_catalog: str, short_
 
 
 def test_the_answer_after_the_form_clears_the_hand_over(live_catalog: str) -> None:
-    trk = tracker("10 ปี", intent="inform", slots={"service": "passport", "topic": "fee",
-                                                    "validity_years": 10.0, "needs_detail": True})
+    trk = tracker(
+        "10 ปี",
+        intent="inform",
+        slots={"service": "passport", "topic": "fee", "validity_years": 10.0, "needs_detail": True},
+    )
     messages, events = run(ActionAnswerService(), trk)
     assert envelope(messages)["kind"] == "answer"
     assert SlotSet("needs_detail", None) in events
@@ -228,9 +235,11 @@ def test_once_the_form_ran_for_the_message_the_answer_goes_out_anyway(live_catal
     # The form found nothing to ask (a detail it could not read): answering with every
     # amount, rather than handing over again, keeps the form and the answer from looping.
     trk = tracker("ทำพาสปอร์ตกี่บาท", service="passport", topic="fee", slots={"needs_detail": True})
-    trk.events = [{"event": "user", "text": "ทำพาสปอร์ตกี่บาท"},
-                  {"event": "action", "name": "action_answer_service"},
-                  {"event": "action", "name": "detail_form"}]
+    trk.events = [
+        {"event": "user", "text": "ทำพาสปอร์ตกี่บาท"},
+        {"event": "action", "name": "action_answer_service"},
+        {"event": "action", "name": "detail_form"},
+    ]
     messages, events = run(ActionAnswerService(), trk)
     assert envelope(messages)["kind"] == "answer"
     for fee in record_of(live_catalog, "passport")["fees"]:
@@ -239,8 +248,13 @@ def test_once_the_form_ran_for_the_message_the_answer_goes_out_anyway(live_catal
 
 
 def test_every_figure_comes_from_the_catalog(live_catalog: str) -> None:
-    trk = tracker("ทำพาสปอร์ตกี่บาท", intent="inform", service="passport", topic="fee",
-                  slots={"service": "passport", "topic": "fee"})
+    trk = tracker(
+        "ทำพาสปอร์ตกี่บาท",
+        intent="inform",
+        service="passport",
+        topic="fee",
+        slots={"service": "passport", "topic": "fee"},
+    )
     messages, _ = run(ActionAnswerService(), trk)
     fees = record_of(live_catalog, "passport")["fees"]
     # Without the validity known (the form was left), both books are listed.
@@ -263,8 +277,12 @@ def test_elderly_allowance_for_an_82_year_old(live_catalog: str) -> None:
 
 
 def test_a_personal_answer_is_a_sentence_about_the_person(live_catalog: str) -> None:
-    trk = tracker("แม่อายุ 72 ได้เท่าไหร่", service="elderly-allowance", topic="benefit",
-                  slots={"age": 72.0, "person": "คุณแม่"})
+    trk = tracker(
+        "แม่อายุ 72 ได้เท่าไหร่",
+        service="elderly-allowance",
+        topic="benefit",
+        slots={"age": 72.0, "person": "คุณแม่"},
+    )
     messages, _ = run(ActionAnswerService(), trk)
     assert "คุณแม่อายุ 72 ปี ได้ 700 บาท" in text_of(messages)
 
@@ -274,7 +292,17 @@ def test_someone_below_every_tier_is_told_so_with_the_rule(live_catalog: str) ->
     messages, _ = run(ActionAnswerService(), trk)
     text = text_of(messages)
     assert "อายุ 55 ปี ยังไม่ถึงเกณฑ์" in text
-    assert "60" in text  # the rule: the youngest tier
+    # When that changes and what it brings: the youngest tier's amount.
+    assert "เมื่ออายุครบ 60 ปี จะได้ 600 บาท" in text
+
+
+def test_an_empty_money_topic_gives_what_the_record_says_about_money(live_catalog: str) -> None:
+    # Annual vehicle tax has no fee of its own in the catalog; lateness costs are there.
+    messages, _ = run(ActionAnswerService(), tracker("ภาษีรถต้องจ่ายเท่าไร", service="vehicle-tax", topic="fee"))
+    text = text_of(messages)
+    assert "ยังไม่มีข้อมูลเรื่องค่าธรรมเนียม" in text
+    assert "ร้อยละ 1 ต่อเดือน" in text
+    assert (envelope(messages)["service_id"], envelope(messages)["topic"]) == ("vehicle-tax", "fee")
 
 
 def test_a_vehicle_picks_the_fee(live_catalog: str) -> None:
@@ -339,18 +367,28 @@ def test_a_second_service_in_the_question_is_offered_as_a_button(live_catalog: s
 def test_a_close_second_topic_the_catalog_answers_replaces_an_empty_one(live_catalog: str) -> None:
     # The record says nothing on processing time but gives the filing deadline.
     assert not record_of(live_catalog, "income-tax-filing")["processing_time"]
-    trk = tracker("ยื่นออนไลน์ได้เวลาเพิ่มกี่วัน", service="income-tax-filing", topic="processing_time",
-                  topic_ranking=ranking(("processing_time", 0.55), ("deadline", 0.35), ("fee", 0.05)))
+    trk = tracker(
+        "ยื่นออนไลน์ได้เวลาเพิ่มกี่วัน",
+        service="income-tax-filing",
+        topic="processing_time",
+        topic_ranking=ranking(("processing_time", 0.55), ("deadline", 0.35), ("fee", 0.05)),
+    )
     messages, events = run(ActionAnswerService(), trk)
     assert envelope(messages)["topic"] == "deadline"
     assert SlotSet("topic", "deadline") in events
 
 
 def test_a_topic_from_a_button_is_answered_as_asked(live_catalog: str) -> None:
-    trk = tracker("/ask_service", service="income-tax-filing", topic="processing_time",
-                  topic_ranking=ranking(("processing_time", 0.55), ("deadline", 0.35)),
-                  entities=[{"entity": "service", "value": "income-tax-filing"},
-                            {"entity": "topic", "value": "processing_time"}])
+    trk = tracker(
+        "/ask_service",
+        service="income-tax-filing",
+        topic="processing_time",
+        topic_ranking=ranking(("processing_time", 0.55), ("deadline", 0.35)),
+        entities=[
+            {"entity": "service", "value": "income-tax-filing"},
+            {"entity": "topic", "value": "processing_time"},
+        ],
+    )
     messages, _ = run(ActionAnswerService(), trk)
     assert envelope(messages)["topic"] == "processing_time"
 
@@ -400,8 +438,9 @@ def test_an_ambiguous_service_is_asked_back_with_buttons(live_catalog: str) -> N
 
 
 def test_a_follow_up_with_nothing_discussed_is_asked_back(live_catalog: str) -> None:
-    trk = tracker("แล้วต้องเตรียมอะไรไปบ้าง", service="none", service_ranking=ranking(("none", 0.9)),
-                  topic="documents")
+    trk = tracker(
+        "แล้วต้องเตรียมอะไรไปบ้าง", service="none", service_ranking=ranking(("none", 0.9)), topic="documents"
+    )
     assert envelope(run(ActionAnswerService(), trk)[0])["kind"] == "clarify"
 
 
@@ -458,8 +497,10 @@ def test_action_clarify_without_candidates_suggests_how_to_ask(live_catalog: str
 
 
 def test_asked_back_twice_in_a_row_a_person_is_offered(live_catalog: str) -> None:
-    trk = after(tracker("อืม", intent="nlu_fallback", service="none", service_ranking=ranking(("none", 0.9))),
-                "clarify")
+    trk = after(
+        tracker("อืม", intent="nlu_fallback", service="none", service_ranking=ranking(("none", 0.9))),
+        "clarify",
+    )
     messages, _ = run(ActionClarify(), trk)
     reply = envelope(messages)
     assert reply["kind"] == "clarify"
@@ -469,10 +510,19 @@ def test_asked_back_twice_in_a_row_a_person_is_offered(live_catalog: str) -> Non
 
 def test_the_second_ask_back_keeps_its_options_next_to_the_person(live_catalog: str) -> None:
     both = ["driving-licence-new", "driving-licence-renewal"]
-    trk = after(tracker("ใบขับขี่", service=both[0], ambiguous=True, service_confidence=0.46,
-                        service_ranking=ranking((both[0], 0.46), (both[1], 0.44)),
-                        mentions=[{"text": "ใบขับขี่", "services": both}], topic="fee"),
-                "answer", "clarify")
+    trk = after(
+        tracker(
+            "ใบขับขี่",
+            service=both[0],
+            ambiguous=True,
+            service_confidence=0.46,
+            service_ranking=ranking((both[0], 0.46), (both[1], 0.44)),
+            mentions=[{"text": "ใบขับขี่", "services": both}],
+            topic="fee",
+        ),
+        "answer",
+        "clarify",
+    )
     messages, _ = run(ActionAnswerService(), trk)
     reply = envelope(messages)
     assert reply["options"] == [*both, HUMAN_OPTION]
@@ -482,8 +532,9 @@ def test_the_second_ask_back_keeps_its_options_next_to_the_person(live_catalog: 
 
 @pytest.mark.parametrize("earlier", [(), ("answer",), ("clarify", "answer"), ("clarify", "greet")])
 def test_a_first_ask_back_offers_no_person(live_catalog: str, earlier: tuple[str, ...]) -> None:
-    trk = after(tracker("อืม", intent="nlu_fallback", service="none", service_ranking=ranking(("none", 0.9))),
-                *earlier)
+    trk = after(
+        tracker("อืม", intent="nlu_fallback", service="none", service_ranking=ranking(("none", 0.9))), *earlier
+    )
     messages, _ = run(ActionClarify(), trk)
     assert envelope(messages)["kind"] == "clarify"
     assert not human_buttons(messages)
@@ -524,8 +575,11 @@ def test_an_unhelpful_rating_with_nothing_discussed_still_offers_a_person(live_c
 
 
 def test_an_ask_back_after_an_unhelpful_rating_offers_a_person_again(live_catalog: str) -> None:
-    trk = after(tracker("อืม", intent="nlu_fallback", service="none", service_ranking=ranking(("none", 0.9))),
-                "answer", "clarify")
+    trk = after(
+        tracker("อืม", intent="nlu_fallback", service="none", service_ranking=ranking(("none", 0.9))),
+        "answer",
+        "clarify",
+    )
     assert human_buttons(run(ActionClarify(), trk)[0])
 
 
@@ -683,7 +737,8 @@ def test_every_use_asks_the_catalog_with_the_etag_and_a_304_keeps_the_copy(catal
 def _edit(catalog_url: str, service_id: str, fields: dict[str, Any]) -> dict[str, Any]:
     """An agency's edit through the catalog's admin API (the gateway's way in)."""
     request = urllib.request.Request(
-        f"{catalog_url}/admin/services/{service_id}", method="PATCH",
+        f"{catalog_url}/admin/services/{service_id}",
+        method="PATCH",
         data=json.dumps({"by": "test", "fields": fields}).encode(),
         headers={"Authorization": f"Bearer {TEST_CATALOG_ADMIN_TOKEN}", "Content-Type": "application/json"},
     )
@@ -809,8 +864,11 @@ def test_feedback_is_in_the_domain_and_the_rules(domain: dict[str, Any]) -> None
     assert "feedback" in domain["intents"] and "value" in domain["entities"]
     assert "action_feedback" in domain["actions"]
     rules = yaml.safe_load((REPO_ROOT / "data" / "rules.yml").read_text(encoding="utf-8"))["rules"]
-    last_actions = [[s["action"] for s in rule["steps"] if "action" in s][-1]
-                    for rule in rules if any(s.get("intent") == "feedback" for s in rule["steps"])]
+    last_actions = [
+        [s["action"] for s in rule["steps"] if "action" in s][-1]
+        for rule in rules
+        if any(s.get("intent") == "feedback" for s in rule["steps"])
+    ]
     assert last_actions == ["action_feedback", "action_feedback"]  # alone, and while the form waits
 
 
