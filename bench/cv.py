@@ -40,7 +40,6 @@ import argparse
 import json
 import logging
 import os
-import random
 import statistics
 import tempfile
 import time
@@ -577,15 +576,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.segmenter == "nlpo3":
         use_nlpo3()
     started = time.perf_counter()
-    corpus = load_corpus()
-    if 0 < args.subset < len(corpus.examples):
-        kept = sorted(random.Random(args.seed).sample(range(len(corpus.examples)), args.subset))
-        corpus = Corpus(
-            [corpus.examples[i] for i in kept],
-            corpus.lookup_tables,
-            corpus.regex_features,
-            corpus.entity_synonyms,
-        )
+    corpus = load_corpus().sample(args.subset, args.seed)
     test_folds = folds(corpus, args.folds, args.seed, args.hold_out)
     everything = set(range(len(corpus.examples)))
     with tempfile.TemporaryDirectory(prefix="bench-cv-") as tmp:

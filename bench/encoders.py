@@ -264,19 +264,11 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(latency(args.latency_of, json.loads(sys.stdin.read()))))
         return 0
 
-    from bench.nlu_data import Corpus, folds, load_corpus
+    from bench.nlu_data import folds, load_corpus
     from bot.nlu import thai_text
 
     started = time.perf_counter()
-    corpus = load_corpus()
-    if 0 < args.subset < len(corpus.examples):
-        kept = sorted(random.Random(args.seed).sample(range(len(corpus.examples)), args.subset))
-        corpus = Corpus(
-            [corpus.examples[i] for i in kept],
-            corpus.lookup_tables,
-            corpus.regex_features,
-            corpus.entity_synonyms,
-        )
+    corpus = load_corpus().sample(args.subset, args.seed)
     texts = [thai_text.normalise(e.text) for e in corpus.examples]
     test_folds = folds(corpus, args.folds, args.seed)
     sample = random.Random(args.seed).sample(texts, min(args.latency_messages, len(texts)))

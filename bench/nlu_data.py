@@ -7,6 +7,7 @@ through here so that they agree on what an example and a fold are.
 from __future__ import annotations
 
 import os
+import random
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,6 +49,14 @@ class Corpus:
     lookup_tables: list[dict]
     regex_features: list[dict]
     entity_synonyms: dict[str, str]
+
+    def sample(self, size: int, seed: int) -> Corpus:
+        """`size` examples drawn at random, in their order; all of them for 0 or more than there are."""
+        if not 0 < size < len(self.examples):
+            return self
+        kept = sorted(random.Random(seed).sample(range(len(self.examples)), size))
+        examples = [self.examples[i] for i in kept]
+        return Corpus(examples, self.lookup_tables, self.regex_features, self.entity_synonyms)
 
     def training_data(self, indices: list[int] | None = None) -> TrainingData:
         """Rasa training data of some examples, with the labels as the project's files carry them."""
