@@ -17,8 +17,10 @@ Short names must match exactly: one edit in a short name makes another word.
 from __future__ import annotations
 
 import functools
+import json
 import re
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 import spacy
@@ -39,6 +41,10 @@ _MARKS = re.compile("[\u0e47-\u0e4c]")
 # Edits allowed in a name of at least this many letters (marks left out).
 FUZZY_EDITS = ((12, 2), (6, 1))
 FUZZY_MIN_SCORE = 80.0
+# The mention lookup of the lexicons with the same names (by their JSON), newest last; a few, for
+# the models a process has loaded (a replaced model's classifiers let go of theirs).
+_SHARED_MENTIONS: dict[str, Callable[[str], list[dict[str, Any]]]] = {}
+_SHARED_LEXICONS = 4
 
 
 def compact(text: str) -> str:
@@ -70,8 +76,15 @@ class ServiceLexicon:
                 if allowed_edits(skeleton(n)):
                     self._skeletons[skeleton(n)].add(service)
         self._skeleton_list = list(self._skeletons)
-        # The classifiers of one turn ask about the same text several times in a row.
-        self.mentions = functools.lru_cache(maxsize=64)(self._mentions)
+        # The classifiers of one turn ask about the same text several times in a row, and each
+        # (intent and service, before and after e5) holds a lexicon of its own with the same names:
+        # they share one cache, so a message is looked up once, not once per classifier.
+        key = json.dumps(names, ensure_ascii=False)
+        shared = _SHARED_MENTIONS.pop(key, None) or functools.lru_cache(maxsize=64)(self._mentions)
+        _SHARED_MENTIONS[key] = shared
+        while len(_SHARED_MENTIONS) > _SHARED_LEXICONS:  # models replaced by newer ones
+            del _SHARED_MENTIONS[next(iter(_SHARED_MENTIONS))]
+        self.mentions = shared
 
     @classmethod
     def from_training_data(cls, training_data: TrainingData) -> ServiceLexicon:
