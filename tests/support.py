@@ -7,6 +7,7 @@ services env (Python 3.11).
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 import subprocess
 import tempfile
@@ -73,6 +74,41 @@ def services_python() -> str:
     if not path.is_absolute():
         path = REPO_ROOT / path
     return str(path)
+
+
+def make_staff_account(
+    staff_db_url: str,
+    role: str,
+    *,
+    prefix: str = "staff",
+    agency: str | None = None,
+    display_name: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> tuple[str, str]:
+    """A new staff account made as staff make one (`python -m staff.users`): (username, password)."""
+    username, password = f"{prefix}-{secrets.token_hex(4)}", secrets.token_urlsafe(12)
+    named = ["--display-name", display_name] if display_name else []
+    done = subprocess.run(
+        [services_python(), "-m", "staff.users", username, role, *([agency] if agency else []), *named],
+        cwd=REPO_ROOT,
+        env={**(os.environ if env is None else env), "USER_PASSWORD": password, "STAFF_DB_URL": staff_db_url},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return username, password
+
+
+def signed_in(base_url: str, username: str, password: str) -> dict[str, str]:
+    """The Authorization header of a staff account signed in at the gateway `base_url` (httpx:
+    the services env)."""
+    import httpx
+
+    login = {"username": username, "password": password}
+    answer = httpx.post(f"{base_url}/api/auth/login", json=login, timeout=10)
+    assert answer.status_code == 200, answer.text
+    return {"Authorization": f"Bearer {answer.json()['token']}"}
 
 
 def free_port() -> int:

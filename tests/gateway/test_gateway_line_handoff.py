@@ -4,10 +4,6 @@ as the platform would); the user's messages reach the agent, not the bot, until 
 
 from __future__ import annotations
 
-import os
-import secrets
-import subprocess
-import sys
 from typing import Any
 
 import httpx
@@ -15,7 +11,7 @@ import pytest
 from gw_harness import PII_KEY, InProcessGateway
 from line_double import LineApiDouble, Recorded
 from line_events import line_id, source, text_event
-from support import REPO_ROOT, staff_test_db_url
+from support import make_staff_account, signed_in, staff_test_db_url
 
 from gateway.line.recipients import line_sender
 
@@ -25,19 +21,8 @@ PUSH = "/v2/bot/message/push"
 
 def _agent(base_url: str, display_name: str) -> dict[str, str]:
     """A new agent account (made as `make user` makes one) and its sign-in headers."""
-    username, password = f"line-{secrets.token_hex(4)}", secrets.token_urlsafe(12)
-    env = os.environ | {"USER_PASSWORD": password, "STAFF_DB_URL": staff_test_db_url()}
-    subprocess.run(
-        [sys.executable, "-m", "staff.users", username, "agent", "--display-name", display_name],
-        cwd=REPO_ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-    )
-    token = httpx.post(
-        f"{base_url}/api/auth/login", json={"username": username, "password": password}, timeout=10
-    ).json()["token"]
-    return {"Authorization": f"Bearer {token}"}
+    account = make_staff_account(staff_test_db_url(), "agent", prefix="line", display_name=display_name)
+    return signed_in(base_url, *account)
 
 
 def _texts(record: Recorded) -> list[str]:

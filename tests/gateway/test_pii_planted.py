@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,8 +29,10 @@ from line_events import payload, sign, source, text_event
 from support import (
     REPO_ROOT,
     free_port,
+    make_staff_account,
     rasa_token,
     rest_token,
+    signed_in,
     staff_test_db_url,
     start_process,
     stop_process,
@@ -122,20 +123,8 @@ def gateways(rasa_url: str) -> Iterator[list[GatewayProcess]]:
 
 
 def _agent(base_url: str, display_name: str) -> dict[str, str]:
-    username, password = f"pii-{secrets.token_hex(4)}", secrets.token_urlsafe(12)
-    env = os.environ | {"USER_PASSWORD": password, "STAFF_DB_URL": staff_test_db_url()}
-    subprocess.run(
-        [sys.executable, "-m", "staff.users", username, "agent", "--display-name", display_name],
-        cwd=REPO_ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-    )
-    answer = httpx.post(
-        f"{base_url}/api/auth/login", json={"username": username, "password": password}, timeout=10
-    )
-    assert answer.status_code == 200, answer.text
-    return {"Authorization": f"Bearer {answer.json()['token']}"}
+    account = make_staff_account(staff_test_db_url(), "agent", prefix="pii", display_name=display_name)
+    return signed_in(base_url, *account)
 
 
 def _queued(base_url: str, headers: dict[str, str], sender: str) -> dict[str, Any]:

@@ -15,8 +15,6 @@ import io
 import json
 import os
 import re
-import secrets
-import subprocess
 import sys
 import time
 import urllib.error
@@ -28,7 +26,14 @@ from typing import Any
 import httpx
 import pytest
 from playwright.sync_api import Page, expect
-from support import free_port, services_python, staff_test_db_url, start_process, stop_process
+from support import (
+    free_port,
+    make_staff_account,
+    services_python,
+    staff_test_db_url,
+    start_process,
+    stop_process,
+)
 
 pytestmark = pytest.mark.postgres
 
@@ -135,17 +140,7 @@ def make_staff() -> Callable[..., tuple[str, str]]:
     """make_staff(role, agency=None) -> (username, password): an account made as staff make one."""
 
     def make(role: str, agency: str | None = None) -> tuple[str, str]:
-        username, password = f"portal-{role}-{secrets.token_hex(3)}", secrets.token_urlsafe(12)
-        done = subprocess.run(
-            [sys.executable, "-m", "staff.users", username, role, *([agency] if agency else [])],
-            env={**os.environ, "USER_PASSWORD": password, "STAFF_DB_URL": staff_test_db_url()},
-            cwd=REPO_ROOT,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        assert done.returncode == 0, done.stderr
-        return username, password
+        return make_staff_account(staff_test_db_url(), role, prefix=f"portal-{role}", agency=agency)
 
     return make
 

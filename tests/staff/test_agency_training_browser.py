@@ -26,7 +26,7 @@ import httpx
 import psycopg
 import pytest
 from playwright.sync_api import Page, expect
-from support import free_port, services_python
+from support import free_port, make_staff_account
 from test_agency_browser import chat, sign_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.needs_model, pytest.mark.postgres]
@@ -76,17 +76,8 @@ class Stack:
     gateway: str
 
     def make_staff(self, role: str, agency: str | None = None) -> tuple[str, str]:
-        username, password = f"teach-{role}-{secrets.token_hex(3)}", secrets.token_urlsafe(12)
-        made = subprocess.run(
-            [services_python(), "-m", "staff.users", username, role, *([agency] if agency else [])],
-            cwd=REPO,
-            env={**self.env, "USER_PASSWORD": password},
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        assert made.returncode == 0, made.stderr
-        return username, password
+        db_url = self.env["STAFF_DB_URL"]
+        return make_staff_account(db_url, role, prefix=f"teach-{role}", agency=agency, env=self.env)
 
     def envelope(self, text: str) -> dict[str, Any]:
         message = {"sender": secrets.token_hex(16), "message": text}

@@ -15,7 +15,6 @@ import json
 import os
 import re
 import secrets
-import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -24,7 +23,15 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import Page, expect
-from support import database_url, drop_database, free_port, staff_test_db_url, start_process, stop_process
+from support import (
+    database_url,
+    drop_database,
+    free_port,
+    make_staff_account,
+    staff_test_db_url,
+    start_process,
+    stop_process,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOT = REPO_ROOT / "docs" / "agent-console.png"
@@ -110,16 +117,7 @@ def make_agent(gateway: str, console_db_url: str) -> Callable[[str], tuple[str, 
     """make_agent(display name) -> (username, password, display name): an account made as staff make one."""
 
     def make(display_name: str) -> tuple[str, str, str]:
-        username, password = f"agent-{secrets.token_hex(3)}", secrets.token_urlsafe(12)
-        done = subprocess.run(
-            [sys.executable, "-m", "staff.users", username, "agent", "--display-name", display_name],
-            env={**os.environ, "USER_PASSWORD": password, "STAFF_DB_URL": console_db_url},
-            cwd=REPO_ROOT,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        assert done.returncode == 0, done.stderr
+        username, password = make_staff_account(console_db_url, "agent", display_name=display_name)
         return username, password, display_name
 
     return make
