@@ -63,6 +63,7 @@ FAQ_SERVICE_KEY = "faq_service"
 SERVICE_KEY = "service"
 TOPIC_KEY = "topic"
 _FILES = ("faq.npz", "faq.json")
+_NO_VECTORS = np.zeros((0, 0), np.float32)
 
 
 def char_vectorizer() -> HashingVectorizer:
@@ -166,8 +167,7 @@ class FaqMatcher(GraphComponent):
         self._resource = resource
         self._chars = char_vectorizer()
         self._index: dict[str, tuple[np.ndarray, Any, list[str]]] = {}
-        empty = np.zeros((0, 0), np.float32)
-        self.set_rows(empty if vectors is None else vectors, rows or [], centroids or {})
+        self.set_rows(_NO_VECTORS if vectors is None else vectors, rows or [], centroids or {})
 
     def set_rows(
         self, vectors: np.ndarray, rows: list[dict[str, str]], centroids: dict[str, np.ndarray]
@@ -228,7 +228,8 @@ class FaqMatcher(GraphComponent):
                 rows.append({"faq": found[0], "service": found[1], "topic": topic,
                              "text": normalise(message.get(TEXT))})  # fmt: skip
                 vectors.append(vector)
-        matrix = np.asarray(vectors, dtype=np.float32).reshape(len(vectors), -1)
+        # No FAQ text with e5 features (a pipeline without E5Featurizer): an empty index, no matches.
+        matrix = np.asarray(vectors, dtype=np.float32).reshape(len(vectors), -1) if vectors else _NO_VECTORS
         # The mean of unit vectors, not normalised: taken away, it leaves what the texts differ in.
         centroids = {service: total / counts[service] for service, total in sums.items()}
         if not rows:

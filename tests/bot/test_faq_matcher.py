@@ -160,3 +160,15 @@ def test_the_model_keeps_the_entries(tmp_path: Path) -> None:
     assert {r["faq"] for r in loaded.rows} == {"passport-queue", "passport-minor"}
     np.testing.assert_allclose(loaded.centroids["passport"], matcher.centroids["passport"], rtol=1e-6)
     assert faq_of(loaded, question(direction(1, 99)))["id"] == "passport-queue"
+
+
+def test_without_e5_features_it_trains_loads_and_matches_nothing(tmp_path: Path) -> None:
+    # A pipeline without E5Featurizer (bench.cv --no-dense): an empty index, not a failure.
+    plain = [Message(data={TEXT: m.get(TEXT), INTENT: "ask_service", "metadata": m.get("metadata")})
+             for m in training_data().training_examples]  # fmt: skip
+    storage = LocalModelStorage(tmp_path)
+    context = ExecutionContext(graph_schema=None, model_id="test")  # type: ignore[arg-type]
+    component = FaqMatcher.create(FaqMatcher.get_default_config(), storage, Resource("faq"), context)
+    component.train(TrainingData(plain))
+    loaded = FaqMatcher.load(FaqMatcher.get_default_config(), storage, Resource("faq"), context)
+    assert loaded.rows == [] and faq_of(loaded, question(None)) is None
