@@ -160,7 +160,8 @@ unit: setup
 # Rasa's REST channel wants the token scripts/stack keeps in the run folder; score.py sends it as a header.
 REST_HEADER = --header "Authorization: Bearer $$(cat $${RUN_DIR:-run}/rest-token)"
 
-## bench: the dev conversation set end to end over REST, one user and then 4 at a time; agent assist against the chat on first turns
+## bench: the dev conversation set end to end over REST, one user and then 4 at a time; agent assist against the chat on first turns;
+## an agency's record edit to the chat's answer using it
 bench: up
 	@mkdir -p results
 	python3 ../shared/eval/score.py --data ../shared/eval/dev.jsonl $(REST_HEADER) --json results/bench.json \
@@ -171,6 +172,7 @@ bench: up
 	@echo "model size: $$(du -h $(MODEL) | cut -f1)   Rasa server memory: $$(python3 -m bench.memory run/rasa.pid)"
 	PYTHONPATH=$(CURDIR) $(SERVICES_ENV)/bin/python -m bench.handoff --json results/bench-handoff.json | tee results/bench-handoff.txt
 	PYTHONPATH=$(CURDIR) $(SERVICES_ENV)/bin/python -m bench.assist --data ../shared/eval/dev.jsonl --json results/bench-assist.json | tee results/bench-assist.txt
+	PYTHONPATH=$(CURDIR) $(SERVICES_ENV)/bin/python -m bench.edit | tee results/bench-edit.txt
 
 ## load: the web chat under 1, 4, 20 and 100 users (Locust, headless, 30 s each), with one Rasa server and then
 ## two replicas; turns a second and p50/p95/p99, lost turns, turns stored twice (about 10 minutes; a stack of its own)
