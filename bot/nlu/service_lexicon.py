@@ -12,6 +12,12 @@ or swapped final consonant (พาสปอร์ด). A name that is not found 
 once more, tolerantly: tone marks ignored on both sides and one edit allowed in a long
 name (two in a very long one), with rapidfuzz's alignment and Levenshtein distance.
 Short names must match exactly: one edit in a short name makes another word.
+
+A name is a run of clusters, and a short one is found inside longer words (กรอ. in กรอกแบบฟอร์ม
+and อีกรอบ); one edit away from a name is often another word cut in half (แจ้งภายใน is not
+แจ้งตาย). So a tolerant find, and an exact find of a short name, counts only where it begins
+and ends on a word boundary of pythainlp's segmentation of the text (newmm, with the catalog's
+names in its dictionary).
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+import unicodedata
 from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
@@ -41,6 +48,8 @@ _MARKS = re.compile("[\u0e47-\u0e4c]")
 # Edits allowed in a name of at least this many letters (marks left out).
 FUZZY_EDITS = ((12, 2), (6, 1))
 FUZZY_MIN_SCORE = 80.0
+# An exact find of a name this short (letters, marks left out) must sit on word boundaries.
+SHORT_NAME = 4
 # The mention lookup of the lexicons with the same names (by their JSON), newest last; a few, for
 # the models a process has loaded (a replaced model's classifiers let go of theirs).
 _SHARED_MENTIONS: dict[str, Callable[[str], list[dict[str, Any]]]] = {}
@@ -54,6 +63,11 @@ def compact(text: str) -> str:
 def skeleton(text: str) -> str:
     """The compact text without tone marks: what a tolerant match compares."""
     return _MARKS.sub("", compact(text))
+
+
+def skeleton_letters(text: str) -> str:
+    """What of a piece of normalised text is left in the skeleton (no spaces, dots or marks)."""
+    return _MARKS.sub("", _NOT_COMPACT.sub("", text))
 
 
 def allowed_edits(name: str) -> int:
@@ -76,6 +90,10 @@ class ServiceLexicon:
                 if allowed_edits(skeleton(n)):
                     self._skeletons[skeleton(n)].add(service)
         self._skeleton_list = list(self._skeletons)
+        # Written as in the catalog (กยศ.) and as citizens glue it to other words (ขอกยศได้ไหม).
+        self._dictionary = thai_text.make_dictionary(
+            form for ns in names.values() for n in ns for form in (n, compact(n))
+        )
         # The classifiers of one turn ask about the same text several times in a row, and each
         # (intent and service, before and after e5) holds a lexicon of its own with the same names:
         # they share one cache, so a message is looked up once, not once per classifier.
@@ -114,15 +132,31 @@ class ServiceLexicon:
             end = start + len(_MARKS.sub("", "".join(t.text for t in span)))
             services = sorted(services_at[(span.start, span.end)])
             finds.append((start, end, 1, {"text": "".join(t.text for t in span), "services": services}))
-        finds += self._near_finds(text)
+        edges = functools.cache(lambda: self.word_edges(text))
+        finds = [f for f in finds if f[1] - f[0] > SHORT_NAME or {f[0], f[1]} <= edges()]
+        finds += self._near_finds(text, edges)
         kept: list[tuple[int, int, int, dict[str, Any]]] = []
         for find in sorted(finds, key=lambda f: (f[0] - f[1], -f[2], f[0])):
             if all(find[1] <= k[0] or find[0] >= k[1] for k in kept):
                 kept.append(find)
         return [mention for *_, mention in sorted(kept, key=lambda f: f[0])]
 
-    def _near_finds(self, text: str) -> list[tuple[int, int, int, dict[str, Any]]]:
-        """Names found tolerantly: (start, end, 0, mention) in the skeleton of the text."""
+    def word_edges(self, text: str) -> set[int]:
+        """Where words begin and end, as positions in the skeleton of the text."""
+        edges, position = {0}, 0
+        for word in thai_text.tokenize_keeping_spaces(thai_text.normalise(text), self._dictionary):
+            position += len(skeleton_letters(word))
+            edges.add(position)
+        return edges
+
+    def _near_finds(
+        self, text: str, edges: Callable[[], set[int]]
+    ) -> list[tuple[int, int, int, dict[str, Any]]]:
+        """Names found tolerantly: (start, end, 0, mention) in the skeleton of the text.
+
+        rapidfuzz's alignment may stop before a vowel written below or above the last letter
+        (อายู aligned as อาย): the find takes it.
+        """
         target = skeleton(text)
         finds = []
         for name, _, _ in process.extract(
@@ -131,10 +165,13 @@ class ServiceLexicon:
             if len(target) < len(name) - 1:
                 continue
             where = fuzz.partial_ratio_alignment(name, target)
-            typed = target[where.dest_start : where.dest_end]
-            if Levenshtein.distance(name, typed) <= allowed_edits(name):
+            start, end = where.dest_start, where.dest_end
+            while end < len(target) and unicodedata.category(target[end]) == "Mn":
+                end += 1  # a vowel below or above belongs to the letter before it
+            typed = target[start:end]
+            if {start, end} <= edges() and Levenshtein.distance(name, typed) <= allowed_edits(name):
                 mention = {"text": typed, "services": sorted(self._skeletons[name]), "near": True}
-                finds.append((where.dest_start, where.dest_end, 0, mention))
+                finds.append((start, end, 0, mention))
         return finds
 
     def vector(self, text: str) -> list[float]:

@@ -48,3 +48,8 @@ def tokenize(text: str, dictionary: frozenset[str] = frozenset(), engine: str = 
     """Segment already normalised text into words, dropping the whitespace tokens newmm emits."""
     words = word_tokenize(text, custom_dict=_trie(dictionary), engine=engine, keep_whitespace=False)
     return [w for w in words if w.strip()]
+
+
+def tokenize_keeping_spaces(text: str, dictionary: frozenset[str] = frozenset()) -> list[str]:
+    """newmm's words of already normalised text, whitespace kept, so offsets add up."""
+    return word_tokenize(text, custom_dict=_trie(dictionary), engine="newmm", keep_whitespace=True)

@@ -23,6 +23,8 @@ NAMES = {
     "social-security-39": ["ม.39", "ประกันสังคม"],
     "social-security-40": ["ม.40", "ประกันสังคม"],
     "elderly-allowance": ["เบี้ยคนแก่", "เบี้ยยังชีพผู้สูงอายุ"],
+    "student-loan": ["กยศ.", "กรอ."],
+    "death-registration": ["แจ้งตาย", "แจ้งการตาย"],
 }
 
 
@@ -78,6 +80,22 @@ def test_sso_sections_are_told_apart(lexicon: ServiceLexicon) -> None:
         "social-security-39",
         "social-security-40",
     ]
+
+
+@pytest.mark.parametrize("text", ["ต้องกรอกแบบฟอร์มอะไรบ้าง", "สอบไม่ผ่านต้องสอบอีกรอบไหม"])
+def test_a_short_name_inside_a_longer_word_is_not_a_mention(text: str, lexicon: ServiceLexicon) -> None:
+    assert lexicon.mentions(text) == []
+
+
+@pytest.mark.parametrize("text", ["ขอกยศได้ไหม", "กู้ กรอ. ได้มั้ย"])
+def test_a_short_name_glued_to_thai_words_is_still_found(text: str, lexicon: ServiceLexicon) -> None:
+    assert [m["services"] for m in lexicon.mentions(text)] == [["student-loan"]]
+
+
+def test_a_near_name_that_cuts_a_word_in_half_is_not_a_mention(lexicon: ServiceLexicon) -> None:
+    # แจ้งภายใน is one edit from แจ้งตาย, but ภายใน is a word of its own.
+    assert lexicon.mentions("ต้องแจ้งภายในกี่วันครับ") == []
+    assert [m["services"] for m in lexicon.mentions("แจ้งตายภายในกี่วัน")] == [["death-registration"]]
 
 
 def test_no_mention_in_small_talk(lexicon: ServiceLexicon) -> None:
