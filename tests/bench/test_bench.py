@@ -49,3 +49,24 @@ def test_agreement_on_word_spans() -> None:
 def test_nlpo3_keeps_project_words_whole() -> None:
     word = "บัตรปชช"
     assert word in nlpo3_tokenize(f"ทำ{word}ใหม่", frozenset({word}))
+
+
+def test_lexicon_tally_counts_names_of_another_service_and_named_follow_ups() -> None:
+    from bench.lexicon import tally
+    from bench.nlu_data import Example
+    from bot.nlu.service_lexicon import ServiceLexicon
+
+    names = ServiceLexicon({"passport": ["หนังสือเดินทาง", "พาสปอร์ต"], "id-card": ["บัตรประชาชน"]})
+    examples = [
+        Example("ทำพาสปอร์ตกี่บาท", "ask_service", "passport", "fee", False),
+        Example("บัตรประชาชนหายทำไง", "ask_service", "passport", "steps", False),  # names only another
+        Example("จองคิวที่ไหน", "ask_service", "passport", "channels", False),  # names none
+        Example("แล้วบัตรประชาชนต้องใช้ไหม", "ask_service", "none", "documents", False),  # a follow-up naming one
+        Example("รอกี่วัน", "ask_service", "none", "processing_time", False),
+        Example("พาสปอร์ต", "ask_service", "passport", "overview", True),  # the lexicon's own name: left out
+    ]
+    counts, misses = tally(names, examples)
+    kinds = ("questions", "right", "only another", "none named")
+    assert [counts[kind] for kind in kinds] == [3, 1, 1, 1]
+    assert (counts["follow-ups"], counts["follow-ups named"]) == (2, 1)
+    assert misses["only another"] == ["บัตรประชาชนหายทำไง  [passport] -> ['id-card']"]
