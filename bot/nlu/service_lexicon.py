@@ -17,7 +17,8 @@ A name is a run of clusters, and a short one is found inside longer words (ก�
 and อีกรอบ); one edit away from a name is often another word cut in half (แจ้งภายใน is not
 แจ้งตาย). So a tolerant find, and an exact find of a short name, counts only where it begins
 and ends on a word boundary of pythainlp's segmentation of the text (newmm, with the catalog's
-names in its dictionary).
+names in its dictionary), and a tolerant find that is one word of pythainlp's dictionary is that
+word spelt right, not a name typed wrong (แรงงาน is not แต่งงาน).
 """
 
 from __future__ import annotations
@@ -141,13 +142,18 @@ class ServiceLexicon:
                 kept.append(find)
         return [mention for *_, mention in sorted(kept, key=lambda f: f[0])]
 
+    def words(self, text: str) -> list[tuple[int, int, str]]:
+        """The words of the text (newmm), each with where it begins and ends in the skeleton."""
+        words, position = [], 0
+        for word in thai_text.tokenize_keeping_spaces(thai_text.normalise(text), self._dictionary):
+            end = position + len(skeleton_letters(word))
+            words.append((position, end, word))
+            position = end
+        return words
+
     def word_edges(self, text: str) -> set[int]:
         """Where words begin and end, as positions in the skeleton of the text."""
-        edges, position = {0}, 0
-        for word in thai_text.tokenize_keeping_spaces(thai_text.normalise(text), self._dictionary):
-            position += len(skeleton_letters(word))
-            edges.add(position)
-        return edges
+        return {0} | {end for _, end, _ in self.words(text)}
 
     def _near_finds(
         self, text: str, edges: Callable[[], set[int]]
@@ -169,10 +175,22 @@ class ServiceLexicon:
             while end < len(target) and unicodedata.category(target[end]) == "Mn":
                 end += 1  # a vowel below or above belongs to the letter before it
             typed = target[start:end]
-            if {start, end} <= edges() and Levenshtein.distance(name, typed) <= allowed_edits(name):
+            if (
+                {start, end} <= edges()
+                and Levenshtein.distance(name, typed) <= allowed_edits(name)
+                and not self._is_other_word(text, start, end)
+            ):
                 mention = {"text": typed, "services": sorted(self._skeletons[name]), "near": True}
                 finds.append((start, end, 0, mention))
         return finds
+
+    def _is_other_word(self, text: str, start: int, end: int) -> bool:
+        """Whether the text from start to end is one word of pythainlp's dictionary that no
+        name is: a word spelt right (แรงงาน), not a name typed wrong (แต่งงาน)."""
+        inside = [w for s, e, w in self.words(text) if s >= start and e <= end and w.strip()]
+        return (
+            len(inside) == 1 and inside[0] in thai_text.standard_words() and inside[0] not in self._dictionary
+        )
 
     def vector(self, text: str) -> list[float]:
         """One value per service: 1 for a name only it has, 1/n for a name n services share."""

@@ -25,6 +25,7 @@ NAMES = {
     "elderly-allowance": ["เบี้ยคนแก่", "เบี้ยยังชีพผู้สูงอายุ"],
     "student-loan": ["กยศ.", "กรอ."],
     "death-registration": ["แจ้งตาย", "แจ้งการตาย"],
+    "marriage-registration": ["จดทะเบียนสมรส", "แต่งงาน"],
 }
 
 
@@ -96,6 +97,14 @@ def test_a_near_name_that_cuts_a_word_in_half_is_not_a_mention(lexicon: ServiceL
     # แจ้งภายใน is one edit from แจ้งตาย, but ภายใน is a word of its own.
     assert lexicon.mentions("ต้องแจ้งภายในกี่วันครับ") == []
     assert [m["services"] for m in lexicon.mentions("แจ้งตายภายในกี่วัน")] == [["death-registration"]]
+
+
+def test_a_word_spelt_right_is_not_a_near_name(lexicon: ServiceLexicon) -> None:
+    # แรงงาน is one edit from แต่งงาน with tone marks ignored, but it is a word of its own.
+    assert lexicon.mentions("แรงงานพม่าเปลี่ยนนายจ้างได้ไหม") == []
+    assert [m["services"] for m in lexicon.mentions("แต่งงานต้องจดที่ไหน")] == [["marriage-registration"]]
+    # A typo that is no word is still a name typed wrong.
+    assert [m["services"] for m in lexicon.mentions("พาสปอร์ดหายทำไง")] == [["passport"]]
 
 
 def test_no_mention_in_small_talk(lexicon: ServiceLexicon) -> None:
