@@ -73,10 +73,25 @@ _Dumper.add_representer(
 )
 
 
+def generic_parts(records: list[dict]) -> dict[str, set[str]]:
+    """Parts of a service's official name that other services' names contain: a word of every
+    licence ("ใบอนุญาต" of "ใบอนุญาต/หนังสือรับรอง...") names none of them alone."""
+    names = {r["id"]: names_of(r) for r in records}
+    generic: dict[str, set[str]] = {}
+    for record in records:
+        whole = {record["name"].get("th", ""), record["name"].get("en", ""), *record.get("synonyms", [])}
+        parts = [n for n in names[record["id"]] if n not in {" ".join(w.split()) for w in whole}]
+        others = [n.lower() for sid, ns in names.items() if sid != record["id"] for n in ns]
+        generic[record["id"]] = {part for part in parts if any(part.lower() in other for other in others)}
+    return generic
+
+
 def render(records: Iterable[dict]) -> str:
     nlu = []
-    for record in sorted(records, key=lambda r: r["id"]):
-        names = names_of(record)
+    records = sorted(records, key=lambda r: r["id"])
+    generic = generic_parts(records)
+    for record in records:
+        names = [n for n in names_of(record) if n not in generic[record["id"]]]
         nlu.append({"lookup": f"service:{record['id']}", "examples": "".join(f"- {n}\n" for n in names)})
         nlu.append(
             {

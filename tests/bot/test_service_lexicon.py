@@ -8,7 +8,7 @@ import pytest
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.nlu.service_lexicon import ServiceLexicon, compact
-from catalog.lexicon import names_of, records_from_seed, render
+from catalog.lexicon import generic_parts, names_of, records_from_seed, render
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SEED_DIR = REPO_ROOT / "catalog" / "seed"
@@ -144,6 +144,14 @@ def test_render_does_not_depend_on_record_order(records: list[dict]) -> None:
 def test_names_of_splits_a_name_with_its_popular_form() -> None:
     record = {"name": {"th": "หนังสือเดินทาง (พาสปอร์ต)", "en": "Passport"}, "synonyms": ["พาสปอร์ต", "PASSPORT"]}
     assert names_of(record) == ["หนังสือเดินทาง (พาสปอร์ต)", "หนังสือเดินทาง", "พาสปอร์ต", "Passport"]
+
+
+def test_a_part_of_a_name_that_other_services_names_contain_names_none_of_them() -> None:
+    food = {"id": "food", "name": {"th": "ใบอนุญาต/หนังสือรับรองการแจ้ง", "en": "Food licence"}, "synonyms": []}
+    liquor = {"id": "liquor", "name": {"th": "ใบอนุญาตขายสุรา", "en": "Liquor"}, "synonyms": ["ใบอนุญาต"]}
+    assert generic_parts([food, liquor]) == {"food": {"ใบอนุญาต"}, "liquor": set()}  # a synonym stays
+    lookup = render([food, liquor]).split("- intent:")[0]
+    assert "หนังสือรับรองการแจ้ง" in lookup and "\n    - ใบอนุญาต\n" not in lookup
 
 
 def test_names_of_splits_slashes_and_keeps_only_parts_that_name_something() -> None:
