@@ -32,6 +32,7 @@ from collections.abc import Callable
 from typing import Any
 
 import spacy
+from pythainlp.corpus import thai_words
 from pythainlp.tokenize import tcc
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import Levenshtein
@@ -76,7 +77,7 @@ def allowed_edits(name: str) -> int:
 
 
 class ServiceLexicon:
-    def __init__(self, names: dict[str, list[str]]) -> None:
+    def __init__(self, names: dict[str, list[str]], cache_size: int | None = 64) -> None:
         self.names = names
         self.services = sorted(names)
         self._index = {service: i for i, service in enumerate(self.services)}
@@ -97,9 +98,10 @@ class ServiceLexicon:
         )
         # The classifiers of one turn ask about the same text several times in a row, and each
         # (intent and service, before and after e5) holds a lexicon of its own with the same names:
-        # they share one cache, so a message is looked up once, not once per classifier.
+        # they share one cache, so a message is looked up once, not once per classifier. Training
+        # (`cache_size` None) keeps every example's: four classifiers read them all.
         key = json.dumps(names, ensure_ascii=False)
-        shared = _SHARED_MENTIONS.pop(key, None) or functools.lru_cache(maxsize=64)(self._mentions)
+        shared = _SHARED_MENTIONS.pop(key, None) or functools.lru_cache(maxsize=cache_size)(self._mentions)
         _SHARED_MENTIONS[key] = shared
         while len(_SHARED_MENTIONS) > _SHARED_LEXICONS:  # models replaced by newer ones
             del _SHARED_MENTIONS[next(iter(_SHARED_MENTIONS))]
@@ -112,7 +114,8 @@ class ServiceLexicon:
                 table["name"][len(LOOKUP_PREFIX) :]: list(table["elements"])
                 for table in training_data.lookup_tables
                 if table["name"].startswith(LOOKUP_PREFIX)
-            }
+            },
+            cache_size=None,
         )
 
     def doc(self, text: str) -> Doc:
@@ -133,9 +136,11 @@ class ServiceLexicon:
             end = start + len(_MARKS.sub("", "".join(t.text for t in span)))
             services = sorted(services_at[(span.start, span.end)])
             finds.append((start, end, 1, {"text": "".join(t.text for t in span), "services": services}))
-        edges = functools.cache(lambda: self.word_edges(text))
+        # Segmenting is the dear part: at most once per message, and only when a find needs it.
+        words = functools.cache(lambda: self.words(text))
+        edges = functools.cache(lambda: {0} | {end for _, end, _ in words()})
         finds = [f for f in finds if f[1] - f[0] > SHORT_NAME or {f[0], f[1]} <= edges()]
-        finds += self._near_finds(text, edges)
+        finds += self._near_finds(text, words, edges)
         kept: list[tuple[int, int, int, dict[str, Any]]] = []
         for find in sorted(finds, key=lambda f: (f[0] - f[1], -f[2], f[0])):
             if all(find[1] <= k[0] or find[0] >= k[1] for k in kept):
@@ -151,12 +156,11 @@ class ServiceLexicon:
             position = end
         return words
 
-    def word_edges(self, text: str) -> set[int]:
-        """Where words begin and end, as positions in the skeleton of the text."""
-        return {0} | {end for _, end, _ in self.words(text)}
-
     def _near_finds(
-        self, text: str, edges: Callable[[], set[int]]
+        self,
+        text: str,
+        words: Callable[[], list[tuple[int, int, str]]],
+        edges: Callable[[], set[int]],
     ) -> list[tuple[int, int, int, dict[str, Any]]]:
         """Names found tolerantly: (start, end, 0, mention) in the skeleton of the text.
 
@@ -178,19 +182,17 @@ class ServiceLexicon:
             if (
                 {start, end} <= edges()
                 and Levenshtein.distance(name, typed) <= allowed_edits(name)
-                and not self._is_other_word(text, start, end)
+                and not self._is_other_word(words(), start, end)
             ):
                 mention = {"text": typed, "services": sorted(self._skeletons[name]), "near": True}
                 finds.append((start, end, 0, mention))
         return finds
 
-    def _is_other_word(self, text: str, start: int, end: int) -> bool:
-        """Whether the text from start to end is one word of pythainlp's dictionary that no
+    def _is_other_word(self, words: list[tuple[int, int, str]], start: int, end: int) -> bool:
+        """Whether the words from start to end are one word of pythainlp's dictionary that no
         name is: a word spelt right (แรงงาน), not a name typed wrong (แต่งงาน)."""
-        inside = [w for s, e, w in self.words(text) if s >= start and e <= end and w.strip()]
-        return (
-            len(inside) == 1 and inside[0] in thai_text.standard_words() and inside[0] not in self._dictionary
-        )
+        inside = [w for s, e, w in words if s >= start and e <= end and w.strip()]
+        return len(inside) == 1 and inside[0] in thai_words() and inside[0] not in self._dictionary
 
     def vector(self, text: str) -> list[float]:
         """One value per service: 1 for a name only it has, 1/n for a name n services share."""

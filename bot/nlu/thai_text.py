@@ -34,15 +34,9 @@ def normalise(text: str) -> str:
     return _SPACES.sub(" ", text).strip().lower()
 
 
-@lru_cache(maxsize=1)
-def standard_words() -> frozenset[str]:
-    """pythainlp's word list: words spelt right."""
-    return frozenset(thai_words())
-
-
 @lru_cache(maxsize=8)
 def _trie(extra_words: frozenset[str]) -> Trie:
-    return dict_trie(dict_source=standard_words() | extra_words)
+    return dict_trie(dict_source=thai_words() | extra_words)
 
 
 def make_dictionary(extra_words: Iterable[str]) -> frozenset[str]:
