@@ -32,7 +32,7 @@ from typing import Any
 import requests
 import yaml
 
-from catalog.lexicon import _Dumper, names_of, records_from_catalog, records_from_seed
+from catalog.lexicon import _Dumper, lexicon_names, records_from_catalog, records_from_seed
 from contract.replies import ASK_INTENT
 
 FAQ_DIR = Path(__file__).resolve().parent / "faq"
@@ -94,7 +94,7 @@ def name_finder(records: Iterable[dict[str, Any]]) -> Callable[[str], set[str]]:
     """text -> the services whose catalog names it contains (found tolerantly, as the NLU does)."""
     from bot.nlu.service_lexicon import ServiceLexicon
 
-    lexicon = ServiceLexicon({r["id"]: names_of(r) for r in records})
+    lexicon = ServiceLexicon(lexicon_names(records))
     return lambda text: {s for m in lexicon.mentions(text) for s in m["services"]}
 
 

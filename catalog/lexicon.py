@@ -80,23 +80,32 @@ def generic_parts(records: list[dict]) -> dict[str, set[str]]:
     generic: dict[str, set[str]] = {}
     for record in records:
         whole = {record["name"].get("th", ""), record["name"].get("en", ""), *record.get("synonyms", [])}
-        parts = [n for n in names[record["id"]] if n not in {" ".join(w.split()) for w in whole}]
+        whole = {" ".join(w.split()) for w in whole}
         others = [n.lower() for sid, ns in names.items() if sid != record["id"] for n in ns]
-        generic[record["id"]] = {part for part in parts if any(part.lower() in other for other in others)}
+        generic[record["id"]] = {
+            part
+            for part in names[record["id"]]
+            if part not in whole and any(part.lower() in other for other in others)
+        }
     return generic
+
+
+def lexicon_names(records: Iterable[dict]) -> dict[str, list[str]]:
+    """Each service's names as the NLU knows them: `names_of` without the generic parts."""
+    records = list(records)
+    generic = generic_parts(records)
+    return {r["id"]: [n for n in names_of(r) if n not in generic[r["id"]]] for r in records}
 
 
 def render(records: Iterable[dict]) -> str:
     nlu = []
     records = sorted(records, key=lambda r: r["id"])
-    generic = generic_parts(records)
-    for record in records:
-        names = [n for n in names_of(record) if n not in generic[record["id"]]]
-        nlu.append({"lookup": f"service:{record['id']}", "examples": "".join(f"- {n}\n" for n in names)})
+    for service, names in lexicon_names(records).items():
+        nlu.append({"lookup": f"service:{service}", "examples": "".join(f"- {n}\n" for n in names)})
         nlu.append(
             {
                 "intent": ASK_INTENT,
-                "metadata": {"service": record["id"]},
+                "metadata": {"service": service},
                 "examples": [{"text": n, "metadata": {"topic": DEFAULT_TOPIC}} for n in names],
             }
         )

@@ -66,6 +66,16 @@ def test_a_variant_naming_only_another_service_is_not_labelled_with_it() -> None
     assert labels["ทำใบขับขี่ต้องจองคิวไหม"] is None
 
 
+def test_a_word_every_licence_shares_names_no_service_of_its_own() -> None:
+    from catalog.faq_training import name_finder
+
+    food = {"id": "food", "name": {"th": "ใบอนุญาต/หนังสือรับรองการแจ้ง", "en": "Food licence"}, "synonyms": []}
+    liquor = {"id": "liquor", "name": {"th": "ใบอนุญาตขายสุรา", "en": "Liquor"}, "synonyms": []}
+    finder = name_finder([food, liquor])
+    assert finder("ต้องต่อใบอนุญาตทุกปีไหม") == set()  # as the NLU's lexicon reads it: a follow-up
+    assert finder("ขอหนังสือรับรองการแจ้งที่ไหน") == {"food"}
+
+
 def test_check_finds_missing_keys_and_ids_used_twice() -> None:
     assert check([ENTRY]) == []
     problems = check([ENTRY, {**ENTRY, "question": ""}, {"id": "x"}])
