@@ -28,7 +28,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import normalize
 
-from bot.nlu.model_files import read_json, read_stored, write_json
+from bot.nlu.model_files import read_json, read_stored, skops_io, write_json
 from bot.nlu.service_lexicon import ServiceLexicon
 from bot.nlu.thai_tokenizer import NORMALISED_TEXT
 
@@ -245,7 +245,7 @@ class LabelClassifier(GraphComponent):
 
     # -- persistence ----------------------------------------------------------------------
     def persist(self) -> None:
-        import skops.io as sio
+        sio = skops_io()
 
         with self._model_storage.write_to(self._resource) as directory:
             sio.dump(self.classifier, directory / "classifier.skops")
@@ -262,7 +262,7 @@ class LabelClassifier(GraphComponent):
         execution_context: ExecutionContext,
         **kwargs: Any,
     ) -> LabelClassifier:
-        import skops.io as sio
+        sio = skops_io()
 
         def read(directory: Path) -> LabelClassifier:
             path = directory / "classifier.skops"

@@ -4,6 +4,7 @@ model storage gives each component, and what a component does when the model has
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -12,6 +13,18 @@ from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 
 T = TypeVar("T")
+
+
+def skops_io() -> Any:
+    """skops.io, which keeps the classifiers. Importing it imports numpy.distutils, whose logging
+    sets the root logger to WARNING: every INFO record of this project's components would be lost
+    from then on (training's, and a server's once it loads a model)."""
+    root = logging.getLogger()
+    level = root.level
+    import skops.io
+
+    root.setLevel(level)
+    return skops.io
 
 
 def write_json(directory: Path, name: str, value: Any) -> None:

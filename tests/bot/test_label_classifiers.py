@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -104,3 +107,16 @@ def test_intent_classifier_writes_rasas_intent(tmp_path: Path) -> None:
     # With the catalog-name feature block too.
     expected = intent.classifier.predict_proba(intent.features([probe]))[0]
     np.testing.assert_allclose(intent.probabilities(probe), expected, rtol=1e-9, atol=1e-12)
+
+
+def test_loading_the_classifiers_library_keeps_the_root_loggers_level() -> None:
+    # In a fresh interpreter: the import that changes the level happens once per process.
+    probe = (
+        "import logging; logging.getLogger().setLevel(logging.INFO)\n"
+        "from bot.nlu.model_files import skops_io; skops_io()\n"
+        "print(logging.getLogger().level)"
+    )
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, "-c", probe], cwd=root, capture_output=True, text=True, check=True,
+                          env={**os.environ, "PYTHONPATH": str(root)})
+    assert done.stdout.strip() == "20"
