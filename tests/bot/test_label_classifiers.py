@@ -37,6 +37,9 @@ def message(i: int, *, dense: bool, label: str | None = None) -> Message:
         data["metadata"] = {"example": {"topic": label}}
     result = Message(data=data)
     result.add_features(Features(counts, "sentence", TEXT, "CountVectorsFeaturizer"))
+    # A second block, as config.yml has several featurizers: training stacks each block whole.
+    question = scipy.sparse.coo_matrix(rng.poisson(0.5, size=(1, 7)).astype(float))
+    result.add_features(Features(question, "sentence", TEXT, "QuestionFeaturizer"))
     if dense:
         result.add_features(Features(rng.normal(size=(1, 8)), "sentence", TEXT, "E5Featurizer"))
     return result
@@ -52,11 +55,26 @@ def trained(tmp_path: Path, cls: type, examples: list[Message], **config: Any) -
 
 @pytest.mark.parametrize("dense", [False, True])
 def test_fast_probabilities_equal_predict_proba(tmp_path: Path, dense: bool) -> None:
+    """The training matrix (stacked for all messages) and one message's features agree."""
     examples = [message(i, dense=dense, label=LABELS[i % len(LABELS)]) for i in range(80)]
-    topic = trained(tmp_path, TopicClassifier, examples)
+    topic = trained(tmp_path, TopicClassifier, examples, dense_weight=0.7)
     for probe in (message(1000 + i, dense=dense) for i in range(10)):
         expected = topic.classifier.predict_proba(topic.features([probe]))[0]
         np.testing.assert_allclose(topic.probabilities(probe), expected, rtol=1e-9, atol=1e-12)
+
+
+def test_features_are_rasas_combined_sentence_features(tmp_path: Path) -> None:
+    """The blocks are stacked as Rasa's own Message.get_sparse/dense_features combine them."""
+    from sklearn.preprocessing import normalize
+
+    examples = [message(i, dense=True, label=LABELS[i % 4]) for i in range(40)]
+    topic = trained(tmp_path, TopicClassifier, examples, dense_weight=0.7)
+    probes = [message(900 + i, dense=True) for i in range(5)]
+    sparse, dense = topic.stacked_parts(probes)
+    for row, probe in enumerate(probes):
+        rasa_sparse = normalize(scipy.sparse.csr_matrix(probe.get_sparse_features(TEXT)[1].features))
+        np.testing.assert_allclose(sparse[row].toarray(), rasa_sparse.toarray())
+        np.testing.assert_allclose(dense[row], probe.get_dense_features(TEXT)[1].features.reshape(-1) * 0.7)
 
 
 def test_classifier_trained_with_e5_leaves_unembedded_messages_to_the_one_before(tmp_path: Path) -> None:
