@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from support import (
+    STACK_PORTS,
     TEST_CATALOG_ADMIN_TOKEN,
     TEST_RASA_TOKEN,
     catalog_admin_token,
@@ -149,7 +150,7 @@ def rasa_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if not MODEL_PATH.exists():
         pytest.skip(f"no trained model at {MODEL_PATH}: run `make train` before the end-to-end tests")
     run_dir = tmp_path_factory.mktemp("stack")
-    ports = {name: str(free_port()) for name in ("CATALOG_PORT", "ACTIONS_PORT", "RASA_PORT", "GATEWAY_PORT")}
+    ports = {name: str(free_port()) for name in STACK_PORTS}
     env = {k: v for k, v in os.environ.items() if k not in _STACK_DERIVED}
     env.update(ports, RUN_DIR=str(run_dir), TRACKER_DB_NAME="rasa_test")
     env.setdefault("RASA_TOKEN", TEST_RASA_TOKEN)

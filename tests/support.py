@@ -111,11 +111,24 @@ def signed_in(base_url: str, username: str, password: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {answer.json()['token']}"}
 
 
+_HANDED_OUT: set[int] = set()
+# The ports scripts/stack listens on for a stack of a test's own: each chosen, none left to its defaults
+# (the model server's is RASA_PORT + 1, which may be taken).
+STACK_PORTS = ("CATALOG_PORT", "ACTIONS_PORT", "RASA_PORT", "GATEWAY_PORT", "MODELS_PORT")
+
+
 def free_port() -> int:
-    """A TCP port that was free a moment ago (the usual small race is acceptable in tests)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A TCP port that was free a moment ago and not handed out before in this test run (the usual
+    small race with other processes is acceptable in tests). The kernel may offer the same free port
+    twice in a row: a stack whose analytics port was its catalog's would find "analytics" already
+    answering and never start it."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
 
 
 def _log_tail(path: Path, chars: int = 4000) -> str:

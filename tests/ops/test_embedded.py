@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from support import free_port
+from support import STACK_PORTS, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL = ROOT / "models" / "thai-eservice.tar.gz"
@@ -42,7 +42,7 @@ def embedded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, st
         )
     }
     env.update(
-        {name: str(free_port()) for name in ("CATALOG_PORT", "ACTIONS_PORT", "RASA_PORT", "GATEWAY_PORT")},
+        {name: str(free_port()) for name in STACK_PORTS},
         RUN_DIR=str(run_dir),
         TRACKER_DB_PORT=closed,
         REDIS_PORT=closed,
