@@ -147,7 +147,9 @@ def score(cases: Sequence[Case], means: dict[str, list[str]]) -> list[Scored]:
         mean, rows, matrix, row_chars = index[case.service]
         keep = [i for i, r in enumerate(rows) if r.text != case.text]
         similarities = matrix[keep] @ centred(vectors[row_of[case.text]], mean)
-        likeness = (row_chars[keep] @ chars.transform([case.text]).T).toarray().max(initial=0.0)
+        # As FaqMatcher: the letters compared with the texts of the entries of the message's topic.
+        admitted = [i for i in keep if rows[i].topic == case.topic]
+        likeness = (row_chars[admitted] @ chars.transform([case.text]).T).toarray().max(initial=0.0)
         scored.append(Scored(ranked_entries(similarities, [rows[i].entry for i in keep]), float(likeness)))
     return scored
 

@@ -120,8 +120,9 @@ STACK_PORTS = ("CATALOG_PORT", "ACTIONS_PORT", "RASA_PORT", "GATEWAY_PORT", "MOD
 def free_port() -> int:
     """A TCP port that was free a moment ago and not handed out before in this test run (the usual
     small race with other processes is acceptable in tests). The kernel may offer the same free port
-    twice in a row: a stack whose analytics port was its catalog's would find "analytics" already
-    answering and never start it."""
+    twice in a row, and a stack given one port for two of its services finds the second "already
+    answering" and never starts it: the likeliest cause of a run whose analytics consumer never
+    started (its health port answered before it was started)."""
     while True:
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
             sock.bind(("127.0.0.1", 0))

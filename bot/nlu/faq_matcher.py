@@ -25,7 +25,7 @@ questions of the same services in data/nlu (docs/benchmarks.md).
 E5Featurizer embeds only the messages the classifiers before it are unsure of (the cascade,
 config.yml). For the others this component embeds the message itself, with a model of its
 own, and only when it can match: some entry of the service has a topic the message's admits,
-and the message's character n-grams are at least `prefilter` alike to one of the service's FAQ
+and the message's character n-grams are at least `prefilter` alike to one of those entries'
 texts. Most questions about a service ask what none of its entries answer, and keep the
 cascade's saving.
 """
@@ -264,7 +264,8 @@ class FaqMatcher(GraphComponent):
         return str(name)
 
     def vector_of(self, message: Message, texts_chars: Any) -> np.ndarray | None:
-        """The message's e5 features: E5Featurizer's, else its own when the letters are alike."""
+        """The message's e5 features: E5Featurizer's, else its own when the letters are alike
+        to one of `texts_chars` (the texts of the entries the message's topic admits)."""
         dense = message.get_dense_features(TEXT)[1]
         if dense is not None:
             return dense.features.reshape(-1).astype(np.float32)
@@ -283,9 +284,11 @@ class FaqMatcher(GraphComponent):
         # Only an entry whose topic the message's admits can match: none, and the message needs
         # no e5 features (most questions about a service ask what none of its entries answer).
         topic, least = message.get(TOPIC_KEY), self.config["topic_min_confidence"]
-        if not any(topic_accepts(topic, self.topic_of[entry], least) for entry in set(entries)):
+        admitted = {e for e in set(entries) if topic_accepts(topic, self.topic_of[e], least)}
+        if not admitted:
             return None
-        vector = self.vector_of(message, texts_chars)
+        # Only an admitted entry can be the answer, so only its texts' letters are worth an e5 call.
+        vector = self.vector_of(message, texts_chars[[i for i, e in enumerate(entries) if e in admitted]])
         if vector is None or vector.shape[0] != vectors.shape[1]:
             return None
         similarities = vectors @ centred(vector, self.centroids[service])

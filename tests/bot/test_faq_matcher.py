@@ -148,6 +148,8 @@ def test_a_message_without_e5_features_is_embedded_only_when_its_letters_are_ali
     assert asked == []  # unlike every FAQ text: no e5 call
     assert faq_of(matcher, question(None, text="จองคิว 7", topic="fee")) is None
     assert asked == []  # no entry of the passport is about its fee: no e5 call either
+    assert faq_of(matcher, question(None, text="จองคิว 7", topic="documents")) is None
+    assert asked == []  # alike only to the texts of an entry its topic does not admit
     assert faq_of(matcher, question(None, text="จองคิว 7"))["id"] == "passport-queue"
     assert asked == ["จองคิว 7"]
 
