@@ -99,8 +99,9 @@ class ServiceLexicon:
         # The classifiers of one turn ask about the same text several times in a row, and each
         # (intent and service, before and after e5) holds a lexicon of its own with the same names:
         # they share one cache, so a message is looked up once, not once per classifier. Training
-        # (`cache_size` None) keeps every example's: four classifiers read them all.
-        key = json.dumps(names, ensure_ascii=False)
+        # (`cache_size` None) keeps every example's: four classifiers read them all. The size is in
+        # the key, so that a model loaded to serve never inherits a training cache with no bound.
+        key = json.dumps([cache_size, names], ensure_ascii=False)
         shared = _SHARED_MENTIONS.pop(key, None) or functools.lru_cache(maxsize=cache_size)(self._mentions)
         _SHARED_MENTIONS[key] = shared
         while len(_SHARED_MENTIONS) > _SHARED_LEXICONS:  # models replaced by newer ones

@@ -130,6 +130,16 @@ def test_from_training_data_reads_only_service_tables() -> None:
     assert lexicon.mentions("มอไซค์") == []
 
 
+def test_lexicons_of_the_same_names_share_a_cache_but_a_served_one_keeps_its_bound() -> None:
+    names = {"passport": ["พาสปอร์ต"], "id-card": ["บัตรประชาชน"]}
+    training = ServiceLexicon(names, cache_size=None)
+    assert ServiceLexicon(names, cache_size=None).mentions is training.mentions
+    served, also_served = ServiceLexicon(names), ServiceLexicon(names)
+    assert served.mentions is also_served.mentions
+    assert served.mentions.cache_info().maxsize == 64
+    assert training.mentions.cache_info().maxsize is None
+
+
 def test_the_committed_lexicon_is_in_sync_with_the_catalog_seeds(records: list[dict]) -> None:
     assert records, f"no seed records in {SEED_DIR}"
     assert render(records) == LEXICON_FILE.read_text(encoding="utf-8"), (
