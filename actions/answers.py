@@ -70,6 +70,18 @@ def personal_lead(record: dict[str, Any], topic: str, known: dict[str, Any]) -> 
     return f"{who} {'ได้' if topic == 'benefit' else 'เสียค่าธรรมเนียม'} {amounts}ค่ะ", True
 
 
+def personal_note(record: dict[str, Any], known: dict[str, Any]) -> str | None:
+    """The person's amount in one sentence, for an answer on another topic: someone who says how
+    old their mother is and asks where to register her wants to know what she would get too.
+    Only when the details pick some of the amounts, not all and not none."""
+    for amount_topic in ("benefit", "fee"):
+        items = amount_items(record, amount_topic)
+        fitting = [item for item in items if fits(item, known)]
+        if deciding_details(items, known) and fitting and len(fitting) < len(items):
+            return personal_lead(record, amount_topic, known)[0]
+    return None
+
+
 def _document_line(doc: dict[str, Any]) -> str:
     extras = []
     if doc.get("copies"):
@@ -127,8 +139,11 @@ def facts(record: dict[str, Any], topic: str, known: dict[str, Any]) -> list[str
     return [value] if isinstance(value, str) and value else list(value or [])
 
 
-def compose(record: dict[str, Any], topic: str, known: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    """The answer text and the service card of one topic."""
+def compose(
+    record: dict[str, Any], topic: str, known: dict[str, Any], note_amount: bool = False
+) -> tuple[str, dict[str, Any]]:
+    """The answer text and the service card of one topic; `note_amount`: a detail the person
+    has just given decides an amount, said after an answer on another topic."""
     name = record["name"]["th"]
     label = TOPIC_LABELS.get(topic, topic)
     lines = facts(record, topic, known)[:MAX_FACTS]
@@ -148,6 +163,8 @@ def compose(record: dict[str, Any], topic: str, known: dict[str, Any]) -> tuple[
                 body = "\n".join(f"• {line}" for line in related)
                 text += f"\nข้อมูลที่เกี่ยวข้อง: {TOPIC_LABELS[other]}\n{body}"
                 break
+    if note_amount and lead is None and (note := personal_note(record, known)):
+        text += f"\n{note}"
     text += f"\nที่มา: {record['source_url']} (ข้อมูล ณ {record['updated']})"
     card = {
         "title": name,

@@ -12,7 +12,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.answers import compose, compose_faq, facts
 from actions.catalog import client
 from actions.catalog_client import Catalog, CatalogUnavailable, ServiceNotFound
-from actions.details import known_details, needed_details
+from actions.details import SLOT_OF_KEY, known_details, needed_details
 from actions.envelope import ask_payload, human_button, previous_kind, send
 from actions.understanding import Question, understand
 from contract.replies import (
@@ -112,6 +112,13 @@ def _form_ran(tracker: Tracker) -> bool:
     return False
 
 
+def _gives_detail(tracker: Tracker) -> bool:
+    """Whether the citizen's latest message tells a detail an amount can depend on (an age, a
+    vehicle, a passport's validity): later answers in the conversation do not repeat it."""
+    details = set(SLOT_OF_KEY.values())
+    return any(e.get("entity") in details for e in (tracker.latest_message or {}).get("entities") or [])
+
+
 class ActionAnswerService(Action):
     def name(self) -> str:
         return "action_answer_service"
@@ -155,7 +162,7 @@ class ActionAnswerService(Action):
         # The catalog may say nothing on the likeliest topic but answer a close second.
         answerable = [t for t in [question.topic, *question.fallback_topics] if facts(record, t, known)]
         question.topic = answerable[0] if answerable else question.topic
-        text, card = compose(record, question.topic, known)
+        text, card = compose(record, question.topic, known, note_amount=_gives_detail(tracker))
         follow_ups = [t for t in question.other_topics if t != question.topic]
         follow_ups += [t for t in SUGGESTED_TOPICS if t != question.topic and t not in follow_ups]
         label = TOPIC_LABELS[question.topic]

@@ -31,6 +31,7 @@ from contract.replies import (
     HUMAN_BUTTON_TITLE,
     HUMAN_OPTION,
     HUMAN_PAYLOAD,
+    TOPIC_LABELS,
 )
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -285,6 +286,30 @@ def test_a_personal_answer_is_a_sentence_about_the_person(live_catalog: str) -> 
     )
     messages, _ = run(ActionAnswerService(), trk)
     assert "คุณแม่อายุ 72 ปี ได้ 700 บาท" in text_of(messages)
+
+
+def test_an_age_told_with_another_question_adds_the_persons_amount(live_catalog: str) -> None:
+    age = [{"entity": "age", "value": "อายุ 84"}]
+    slots = {"age": 84.0, "person": "คุณตา"}
+    trk = tracker("คุณตาอายุ 84 ต้องไปลงทะเบียนที่ไหน", service="elderly-allowance", topic="channels",
+                  entities=age, slots=slots)  # fmt: skip
+    messages, _ = run(ActionAnswerService(), trk)
+    assert envelope(messages)["topic"] == "channels"
+    text = text_of(messages)
+    assert "คุณตาอายุ 84 ปี ได้ 800 บาท" in text
+    # The question asked first, then the person's amount, then the source.
+    assert text.index("ที่มา:") > text.index("ได้ 800 บาท") > text.index(TOPIC_LABELS["channels"])
+    # Told in an earlier message, it is not repeated with every later answer.
+    later = tracker("ต้องเตรียมอะไรไป", service="elderly-allowance", topic="documents", slots=slots)
+    assert "800 บาท" not in text_of(run(ActionAnswerService(), later)[0])
+
+
+def test_an_age_that_picks_no_single_amount_adds_nothing(live_catalog: str) -> None:
+    age = [{"entity": "age", "value": "อายุ 55"}]
+    trk = tracker("อายุ 55 สมัครที่ไหน", service="elderly-allowance", topic="channels", entities=age,
+                  slots={"age": 55.0})  # fmt: skip
+    text = text_of(run(ActionAnswerService(), trk)[0])
+    assert "บาท" not in text
 
 
 def test_someone_below_every_tier_is_told_so_with_the_rule(live_catalog: str) -> None:
