@@ -17,8 +17,9 @@ A name is a run of clusters, and a short one is found inside longer words (ก�
 and อีกรอบ); one edit away from a name is often another word cut in half (แจ้งภายใน is not
 แจ้งตาย). So a tolerant find, and an exact find of a short name, counts only where it begins
 and ends on a word boundary of pythainlp's segmentation of the text (newmm, with the catalog's
-names in its dictionary), and a tolerant find that is one word of pythainlp's dictionary is that
-word spelt right, not a name typed wrong (แรงงาน is not แต่งงาน).
+names in its dictionary; a tolerant find may also end inside Thai letters that the segmenter
+found in no dictionary, where a typo moved its boundary), and a tolerant find that is one word
+of pythainlp's dictionary is that word spelt right, not a name typed wrong (แรงงาน is not แต่งงาน).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from typing import Any
 import spacy
 from pythainlp.corpus import thai_words
 from pythainlp.tokenize import tcc
+from pythainlp.util import isthai
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import Levenshtein
 from rasa.shared.nlu.training_data.training_data import TrainingData
@@ -181,13 +183,29 @@ class ServiceLexicon:
                 end += 1  # a vowel below or above belongs to the letter before it
             typed = target[start:end]
             if (
-                {start, end} <= edges()
+                self._on_edges(words(), edges(), start, end)
                 and Levenshtein.distance(name, typed) <= allowed_edits(name)
                 and not self._is_other_word(words(), start, end)
             ):
                 mention = {"text": typed, "services": sorted(self._skeletons[name]), "near": True}
                 finds.append((start, end, 0, mention))
         return finds
+
+    def _on_edges(self, words: list[tuple[int, int, str]], edges: set[int], start: int, end: int) -> bool:
+        """Whether a tolerant find begins and ends where words do. A typo can move the segmenter's
+        edge: the letters it could not place are glued to the next word (ใบขับขิ่มอไซ segmented
+        ขิ่มอ|ไซ), so an edge inside a piece of Thai that is no dictionary word counts too. One
+        inside a real word does not (แจ้งภาย|ใน is not แจ้งตาย), nor one inside a foreign word."""
+        return all(
+            position in edges
+            or any(s < position < e and self._is_unplaced(w) for s, e, w in words)
+            for position in (start, end)
+        )
+
+    def _is_unplaced(self, piece: str) -> bool:
+        """Thai letters the segmenter found in no dictionary (pieces a typo leaves)."""
+        piece = piece.strip()
+        return isthai(piece) and piece not in thai_words() and piece not in self._dictionary
 
     def _is_other_word(self, words: list[tuple[int, int, str]], start: int, end: int) -> bool:
         """Whether the words from start to end are one word of pythainlp's dictionary that no

@@ -202,6 +202,16 @@ def test_a_long_name_with_one_typo_is_found_near(lexicon: ServiceLexicon, text: 
     assert found[0].get("near") is True
 
 
+def test_a_typo_that_moves_the_segmenters_edge_still_finds_the_name(records: list[dict]) -> None:
+    lexicon = ServiceLexicon({r["id"]: names_of(r) for r in records})
+    # The extra ร makes no word: the segmenter glues the name's last letters to it (ขีรถ|ยนตร์).
+    found = lexicon.mentions("ต่อใบขับขีรถยนตร์ได้ที่ไหน")
+    assert [m["services"] for m in found] == [["driving-licence-renewal"]]
+    # A foreign word glued to a name is not a typo of its first letter.
+    found = lexicon.mentions("renewใบขับขี่รถยนต์")
+    assert found and not any(m.get("near") for m in found)
+
+
 def test_an_exact_name_wins_over_a_near_one_at_the_same_place(lexicon: ServiceLexicon) -> None:
     # ยื่นภาษี is income-tax-filing exactly; no near name may claim the same letters.
     assert [m["services"] for m in lexicon.mentions("ยื่นภาษีออนไลน์ได้ไหม")] == [["income-tax-filing"]]
