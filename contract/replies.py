@@ -87,6 +87,8 @@ DEFAULT_TOPIC: Final = "overview"
 # Every question about a service is this one intent; the service and topic are labels of
 # their own (bot/nlu/service_classifier.py, topic_classifier.py).
 ASK_INTENT: Final = "ask_service"
+# A detail given alone (แม่อายุ 75, เล่ม 10 ปี): it completes the question being discussed.
+DETAIL_INTENT: Final = "inform"
 # A question about a government service the catalog does not cover (ทำโฉนดที่ดิน...).
 UNCOVERED_INTENT: Final = "ask_uncovered_service"
 # The citizen asks for a person (data/rules.yml runs action_handoff).

@@ -22,6 +22,10 @@ With a service being discussed (the `service` slot):
   the catalog lacks: it is about the one discussed (ask_uncovered_service counts as
   ask_service).
 The three priors are chosen by cross-validation on the training data (bench/context.py).
+
+With nothing discussed yet, a detail that names a service ("ค่าทำพาสปอร์ตเล่ม 10 ปี") asks about
+that service (actions/understanding.py answers it so): the detail's intent and the question's
+are one answer, so their split is not an ambiguity for the FallbackClassifier after this.
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.nlu.service_classifier import service_verdict
-from contract.replies import ASK_INTENT, FOLLOW_UPS, NONE, PREVIOUS, UNCOVERED_INTENT
+from contract.replies import ASK_INTENT, DETAIL_INTENT, FOLLOW_UPS, NONE, PREVIOUS, UNCOVERED_INTENT
 
 SERVICE_SLOT = "service"
 TOPIC_SLOT = "topic"
@@ -156,7 +160,24 @@ class ConversationContext(GraphComponent):
                         add_to_output=True)
             if current:
                 self._apply(message, current, previous)
+            else:
+                self._first(message)
         return messages
+
+    @staticmethod
+    def _first(message: Message) -> None:
+        service = message.get(SERVICE_SLOT) or {}
+        ranking = message.get(INTENT_RANKING_KEY) or []
+        names_one = any(len(m["services"]) == 1 for m in service.get("mentions", []))
+        if not names_one or not ranking or ranking[0]["name"] not in (ASK_INTENT, DETAIL_INTENT):
+            return
+        scores: dict[str, float] = {}
+        for e in ranking:
+            name = ASK_INTENT if e["name"] == DETAIL_INTENT else e["name"]
+            scores[name] = scores.get(name, 0.0) + e["confidence"]
+        merged = as_ranking(scores)
+        message.set(INTENT, merged[0], add_to_output=True)
+        message.set(INTENT_RANKING_KEY, merged, add_to_output=True)
 
     def _apply(self, message: Message, current: str, previous: str | None) -> None:
         service = message.get(SERVICE_SLOT)

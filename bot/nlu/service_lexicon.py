@@ -193,8 +193,8 @@ class ServiceLexicon:
 
     def _on_edges(self, words: list[tuple[int, int, str]], edges: set[int], start: int, end: int) -> bool:
         """Whether a tolerant find begins and ends where words do. A typo can move the segmenter's
-        edge: the letters it could not place are glued to the next word (ใบขับขิ่มอไซ segmented
-        ขิ่มอ|ไซ), so an edge inside a piece of Thai that is no dictionary word counts too. One
+        edge: the letters it could not place are glued to the next word (ต่อใบขับขีรถยนตร์ segmented
+        ขีรถ|ยนตร์), so an edge inside a piece of Thai that is no dictionary word counts too. One
         inside a real word does not (แจ้งภาย|ใน is not แจ้งตาย), nor one inside a foreign word."""
         return all(
             position in edges

@@ -110,3 +110,17 @@ def test_a_question_naming_no_service_is_not_about_a_service_the_catalog_lacks()
                      mentions=[{"text": "พาส", "services": ["passport"]}])
     out = run(message, conversation("passport"), intent_prior=1.0)
     assert out.get(INTENT)["name"] == "ask_uncovered_service"
+
+
+def test_with_nothing_discussed_a_detail_naming_a_service_asks_about_it() -> None:
+    # "พาสปอร์ตเล่ม 10 ปี" to open a conversation: a detail, or a question about the passport.
+    intents = ranking(("inform", 0.52), ("ask_service", 0.46), ("greet", 0.02))
+    named = [{"text": "พาสปอร์ต", "services": ["passport"]}]
+    out = run(parsed(intents, ranking(("passport", 0.9), ("none", 0.1)), mentions=named), None)
+    assert out.get(INTENT) == {"name": "ask_service", "confidence": 0.98}
+    assert [e["name"] for e in out.get(INTENT_RANKING_KEY)] == ["ask_service", "greet"]
+    # Without a name of one service, or in a conversation, the detail stays a detail.
+    shared = [{"text": "ใบขับขี่", "services": ["driving-licence-new", "driving-licence-renewal"]}]
+    for mentions, tracker in ((shared, None), ((), None), (named, conversation("passport"))):
+        message = parsed(intents, ranking(("passport", 0.9), ("none", 0.1)), mentions=mentions)
+        assert run(message, tracker, intent_prior=1.0).get(INTENT)["name"] == "inform"
