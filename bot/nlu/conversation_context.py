@@ -106,12 +106,13 @@ def context_prior(mentions: list[dict[str, Any]], current: str) -> str | None:
 
 
 def with_intent_prior(
-    ranking: list[dict[str, Any]], prior: float, names_no_service: bool = False
+    ranking: list[dict[str, Any]], prior: float, same_as_asking: tuple[str, ...] = ()
 ) -> list[dict[str, Any]]:
-    """The intent ranking in a conversation; `names_no_service`: the message names none."""
+    """The intent ranking with a question about a service `prior` times likelier, the intents
+    in `same_as_asking` counted as that question."""
     scores: dict[str, float] = {}
     for e in ranking:
-        name = ASK_INTENT if names_no_service and e["name"] == UNCOVERED_INTENT else e["name"]
+        name = ASK_INTENT if e["name"] in same_as_asking else e["name"]
         scores[name] = scores.get(name, 0.0) + e["confidence"]
     scores[ASK_INTENT] = scores.get(ASK_INTENT, 0.0) * prior
     return as_ranking(scores)
@@ -171,11 +172,7 @@ class ConversationContext(GraphComponent):
         names_one = any(len(m["services"]) == 1 for m in service.get("mentions", []))
         if not names_one or not ranking or ranking[0]["name"] not in (ASK_INTENT, DETAIL_INTENT):
             return
-        scores: dict[str, float] = {}
-        for e in ranking:
-            name = ASK_INTENT if e["name"] == DETAIL_INTENT else e["name"]
-            scores[name] = scores.get(name, 0.0) + e["confidence"]
-        merged = as_ranking(scores)
+        merged = with_intent_prior(ranking, 1.0, (DETAIL_INTENT,))
         message.set(INTENT, merged[0], add_to_output=True)
         message.set(INTENT_RANKING_KEY, merged, add_to_output=True)
 
@@ -184,7 +181,8 @@ class ConversationContext(GraphComponent):
         intent_ranking = message.get(INTENT_RANKING_KEY) or []
         if intent_ranking:
             names_none = bool(service) and service.get("name") in FOLLOW_UPS and not service.get("mentions")
-            ranking = with_intent_prior(intent_ranking, self.config["intent_prior"], names_none)
+            also = (UNCOVERED_INTENT,) if names_none else ()
+            ranking = with_intent_prior(intent_ranking, self.config["intent_prior"], also)
             message.set(INTENT, ranking[0], add_to_output=True)
             message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
         if not service or not service.get("ranking"):
