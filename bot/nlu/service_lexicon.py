@@ -35,7 +35,7 @@ from typing import Any
 import spacy
 from pythainlp.corpus import thai_words
 from pythainlp.tokenize import tcc
-from pythainlp.util import isthai
+from pythainlp.util import is_thai
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import Levenshtein
 from rasa.shared.nlu.training_data.training_data import TrainingData
@@ -178,18 +178,42 @@ class ServiceLexicon:
             if len(target) < len(name) - 1:
                 continue
             where = fuzz.partial_ratio_alignment(name, target)
-            start, end = where.dest_start, where.dest_end
-            while end < len(target) and unicodedata.category(target[end]) == "Mn":
-                end += 1  # a vowel below or above belongs to the letter before it
-            typed = target[start:end]
-            if (
-                self._on_edges(words(), edges(), start, end)
-                and Levenshtein.distance(name, typed) <= allowed_edits(name)
-                and not self._is_other_word(words(), start, end)
-            ):
-                mention = {"text": typed, "services": sorted(self._skeletons[name]), "near": True}
+            span = self._nearest_span(name, target, where.dest_start, where.dest_end, words(), edges())
+            if span is not None and not self._is_other_word(words(), *span):
+                start, end = span
+                mention = {"text": target[start:end], "services": sorted(self._skeletons[name]), "near": True}
                 finds.append((start, end, 0, mention))
         return finds
+
+    def _nearest_span(
+        self, name: str, target: str, start: int, end: int, words: list[tuple[int, int, str]], edges: set[int]
+    ) -> tuple[int, int] | None:
+        """The aligned span, or the span with one more letter at either end, that lies on word
+        edges and is nearest to the name within its allowed edits.
+
+        rapidfuzz aligns with insertions and deletions only, so a wrong first or last letter is
+        aligned as one left out (ประชาชล as ประชาช, which ends inside the word ชล): the span
+        with that letter back, as long as the name and one letter from it, is the name with that
+        letter replaced (and nothing else: a longer name's second edit would turn ตาม|ทะเบียนบ้าน
+        into ย้ายทะเบียนบ้าน).
+        """
+        spans = [(start, end)] + [
+            (s, e) for s, e in ((start - 1, end), (start, end + 1))
+            if s >= 0 and e <= len(target) and e - s == len(name)
+        ]
+        best: tuple[int, int, int] | None = None
+        for s, e in spans:
+            allowed = allowed_edits(name) if (s, e) == (start, end) else 1
+            while e < len(target) and unicodedata.category(target[e]) == "Mn":
+                e += 1  # a vowel below or above belongs to the letter before it
+            distance = Levenshtein.distance(name, target[s:e])
+            if (
+                distance <= allowed
+                and (best is None or distance < best[0])
+                and self._on_edges(words, edges, s, e)
+            ):
+                best = (distance, s, e)
+        return None if best is None else (best[1], best[2])
 
     def _on_edges(self, words: list[tuple[int, int, str]], edges: set[int], start: int, end: int) -> bool:
         """Whether a tolerant find begins and ends where words do. A typo can move the segmenter's
@@ -205,7 +229,7 @@ class ServiceLexicon:
     def _is_unplaced(self, piece: str) -> bool:
         """Thai letters the segmenter found in no dictionary (pieces a typo leaves)."""
         piece = piece.strip()
-        return isthai(piece) and piece not in thai_words() and piece not in self._dictionary
+        return is_thai(piece) and piece not in thai_words() and piece not in self._dictionary
 
     def _is_other_word(self, words: list[tuple[int, int, str]], start: int, end: int) -> bool:
         """Whether the words from start to end are one word of pythainlp's dictionary that no

@@ -212,6 +212,16 @@ def test_a_typo_that_moves_the_segmenters_edge_still_finds_the_name(records: lis
     assert found and not any(m.get("near") for m in found)
 
 
+def test_a_wrong_last_letter_making_a_word_with_the_next_still_finds_the_name(records: list[dict]) -> None:
+    lexicon = ServiceLexicon({r["id"]: names_of(r) for r in records})
+    # เดินทาน: the alignment leaves the wrong น out, and ends inside the word ทาน.
+    found = lexicon.mentions("ทำหนังสือเดินทานต้องใช้อะไร")
+    assert [m["services"] for m in found] == [["passport"]]
+    assert found[0]["text"].endswith("ทาน")
+    # The letter taken back is the one edit allowed: ต|ามทะเบียนบ้าน is two from ย้ายทะเบียนบ้าน.
+    assert lexicon.mentions("ทำเขตไหนก็ได้หรือต้องเขตตามทะเบียนบ้าน") == []
+
+
 def test_an_exact_name_wins_over_a_near_one_at_the_same_place(lexicon: ServiceLexicon) -> None:
     # ยื่นภาษี is income-tax-filing exactly; no near name may claim the same letters.
     assert [m["services"] for m in lexicon.mentions("ยื่นภาษีออนไลน์ได้ไหม")] == [["income-tax-filing"]]
