@@ -11,6 +11,9 @@ name the label.
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import inspect
 import logging
 import time
 import warnings
@@ -38,6 +41,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import normalize
 
+from bot.nlu import service_lexicon
 from bot.nlu.model_files import read_json, read_stored, skops_io, write_json
 from bot.nlu.service_lexicon import ServiceLexicon
 from bot.nlu.thai_tokenizer import NORMALISED_TEXT
@@ -48,6 +52,14 @@ logger = logging.getLogger(__name__)
 PARTS_KEY = "label_classifier_parts@"
 # Bump when what persist() writes changes, so that Rasa's cache retrains the classifiers.
 MODEL_FORMAT = 2
+
+
+@functools.cache
+def lexicon_code_digest() -> str:
+    """A digest of the code that finds the catalog's names, one of the classifiers' features: Rasa's
+    cache knows a component's config and data but not its code, and a classifier restored from it
+    after that code changed would have learnt from other features than it is given."""
+    return hashlib.sha256(inspect.getsource(service_lexicon).encode()).hexdigest()[:16]
 
 
 def metadata_label(message: Message, key: str) -> str | None:
@@ -107,9 +119,9 @@ class LabelClassifier(GraphComponent):
 
     @classmethod
     def fingerprint_addon(cls, config: dict[str, Any]) -> str | None:
-        # What the model stores changed with the cascade (features.json); older cached
-        # classifiers must not be restored.
-        return f"{cls.__name__}-{MODEL_FORMAT}"
+        # What the model stores changed with the cascade (features.json), and the lexicon's
+        # features change with its code; older cached classifiers must not be restored.
+        return f"{cls.__name__}-{MODEL_FORMAT}-{lexicon_code_digest()}"
 
     @classmethod
     def create(

@@ -138,3 +138,16 @@ def test_loading_the_classifiers_library_keeps_the_root_loggers_level() -> None:
     done = subprocess.run([sys.executable, "-c", probe], cwd=root, capture_output=True, text=True, check=True,
                           env={**os.environ, "PYTHONPATH": str(root)})
     assert done.stdout.strip() == "20"
+
+
+def test_a_change_to_the_lexicons_code_retrains_the_classifiers(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.nlu import label_classifier
+
+    before = IntentClassifier.fingerprint_addon({})
+    assert TopicClassifier.fingerprint_addon({}) != before  # each classifier its own entry
+    label_classifier.lexicon_code_digest.cache_clear()
+    monkeypatch.setattr(label_classifier.inspect, "getsource", lambda module: "changed code")
+    try:
+        assert IntentClassifier.fingerprint_addon({}) != before
+    finally:
+        label_classifier.lexicon_code_digest.cache_clear()
