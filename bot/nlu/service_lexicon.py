@@ -192,7 +192,7 @@ class ServiceLexicon:
         edges and is nearest to the name within its allowed edits.
 
         rapidfuzz aligns with insertions and deletions only, so a wrong first or last letter is
-        aligned as one left out (ประชาชล as ประชาช, which ends inside the word ชล): the span
+        aligned as one left out (เดินทาน as เดินทา, which ends inside the word ทาน): the span
         with that letter back, as long as the name and one letter from it, is the name with that
         letter replaced (and nothing else: a longer name's second edit would turn ตาม|ทะเบียนบ้าน
         into ย้ายทะเบียนบ้าน).
