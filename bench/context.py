@@ -1,4 +1,5 @@
-"""Choose ConversationContext's `prior` and `intent_prior` by cross-validation.
+"""Choose ConversationContext's priors (`prior`, `follow_up_prior`, `related_prior`,
+`named_prior`, `intent_prior`) by cross-validation.
 
     python -m bench.context [--cv results/bench-nlu-cv.json] [--pipeline project]
 
@@ -7,7 +8,9 @@ every training question as if it came in a conversation about another service:
 
 - a follow-up (`none`) must be answered about the service being discussed;
 - a question labelled with a service must be answered about it: about the discussed
-  service when it is the same, a switch when it is another;
+  service when it is the same, a switch when it is another; a follow-up written to move
+  from a related service (its `after` metadata) is played in a conversation about that
+  service (`related`), with the relations learnt from the other folds' examples;
 - for the intent, every example keeps its own intent in a conversation, and a follow-up
   must stay a question about a service (not small talk, not out of scope, not unsure).
 
@@ -27,21 +30,26 @@ from typing import Any
 
 import yaml
 
-from bot.nlu.conversation_context import context_prior, with_context, with_intent_prior
+from bot.nlu.conversation_context import context_prior, relations_of, with_context, with_intent_prior
 from bot.nlu.service_classifier import service_verdict
 from bot.nlu.service_lexicon import LOOKUP_PREFIX, ServiceLexicon
 from contract.replies import ASK_INTENT, FOLLOW_UPS, NONE, PREVIOUS
 
 PRIORS = [1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0, 24.0]
+RELATED_PRIORS = [1.0, 1.5, 2.0, 3.0, 4.0, 6.0]
+FOLLOW_UP_PRIORS = [1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0]
 # How often a message that names no service continues the conversation rather than
 # switching to a service it only describes. Not measured (no conversation data is used):
-# the design says such a message is a follow-up, and this states how strongly.
+# the design says such a message is a follow-up, and this states how strongly. A switch
+# is as often to a related service as to any other.
 CONTINUES = 0.9
 # How much each group counts in the choice of a prior.
 WEIGHTS = {
-    "prior": {"follow-up": CONTINUES / 2, "same": CONTINUES / 2, "switch": 1 - CONTINUES},
+    "prior": {"follow-up": CONTINUES / 2, "same": CONTINUES / 2,
+              "switch": (1 - CONTINUES) / 2, "related": (1 - CONTINUES) / 2},
     "named_prior": {"same": 0.5, "switch": 0.5},
 }
+GROUPS = ("follow-up", "same", "switch", "related")
 # FallbackClassifier's threshold in config.yml: below it the intent is `nlu_fallback`.
 FALLBACK_THRESHOLD = 0.35
 
@@ -67,32 +75,58 @@ def service_cases(cv: dict[str, Any], pipeline: str, lex: ServiceLexicon) -> lis
         if example.get("from_lexicon"):
             continue
         cases.append({"label": example["service"], "ranking": as_entries(prediction["ranking"]),
-                      "mentions": lex.mentions(example["text"])})
+                      "mentions": lex.mentions(example["text"]), "after": example.get("after"),
+                      "fold": example.get("fold")})
     return cases, services
 
 
-def replay_service(cases: list[dict[str, Any]], services: list[str], priors: dict[str, float],
-                   threshold: float, margin: float, which: str) -> dict[str, float]:
-    """Accuracy by group of the messages that take the prior `which` in a conversation."""
+def fold_relations(cv: dict[str, Any]) -> dict[Any, dict[str, list[str]]]:
+    """For each fold, the relations between services that the other folds' examples teach."""
+    examples = cv["examples_detail"]
+    return {
+        fold: relations_of(
+            (e["after"], e["service"]) for e in examples if e.get("after") and e.get("fold") != fold
+        )
+        for fold in {e.get("fold") for e in examples}
+    }
+
+
+def plays(cases: list[dict[str, Any]], services: list[str], which: str,
+          relations: dict[Any, dict[str, list[str]]] | None = None) -> list[tuple]:
+    """Every training question played in a conversation about every service, where it takes
+    the prior `which`: (ranking, discussed, previous, expected, group, related services)."""
+    played = []
+    for case in cases:
+        related_to = (relations or {}).get(case["fold"], {})
+        label = case["label"]
+        for current in services:
+            if context_prior(case["mentions"], current) != which:
+                continue
+            previous = services[(services.index(current) + 1) % len(services)]
+            expected = current if label == NONE else previous if label == PREVIOUS else label
+            group = ("follow-up" if label in FOLLOW_UPS else "same" if label == current
+                     else "related" if case["after"] == current else "switch")
+            played.append((case["ranking"], current, previous, expected, group, related_to.get(current, ())))
+    return played
+
+
+def replay_service(played: list[tuple], priors: dict[str, float], threshold: float,
+                   margin: float) -> dict[str, float]:
+    """Accuracy (and the share answered wrong) by group: `priors` has `prior` (the discussed
+    service's), `related_prior` and `follow_up_prior` (None: as `prior`)."""
     right: dict[str, int] = defaultdict(int)
     wrong: dict[str, int] = defaultdict(int)
     total: dict[str, int] = defaultdict(int)
-    for case in cases:
-        for current in services:
-            previous = services[(services.index(current) + 1) % len(services)]
-            label = case["label"]
-            expected = current if label == NONE else previous if label == PREVIOUS else label
-            group = "follow-up" if label in FOLLOW_UPS else "same" if label == current else "switch"
-            if context_prior(case["mentions"], current) != which:
-                continue
-            ranking = with_context(case["ranking"], current, previous, priors[which])
-            verdict = service_verdict(ranking, threshold, margin)
-            total[group] += 1
-            if not verdict["ambiguous"] and verdict["name"] not in FOLLOW_UPS:
-                if verdict["name"] == expected:
-                    right[group] += 1
-                else:
-                    wrong[group] += 1
+    for ranking, current, previous, expected, group, related in played:
+        ranked = with_context(ranking, current, previous, priors["prior"], related,
+                              priors.get("related_prior", 1.0), priors.get("follow_up_prior"))
+        verdict = service_verdict(ranked, threshold, margin)
+        total[group] += 1
+        if not verdict["ambiguous"] and verdict["name"] not in FOLLOW_UPS:
+            if verdict["name"] == expected:
+                right[group] += 1
+            else:
+                wrong[group] += 1
     return {**{g: right[g] / total[g] for g in total}, **{f"wrong {g}": wrong[g] / total[g] for g in total}}
 
 
@@ -113,9 +147,18 @@ def replay_intent(cv: dict[str, Any], pipeline: str, prior: float) -> dict[str, 
     return {g: right[g] / total[g] for g in total}
 
 
-def best(rows: list[tuple[float, dict[str, float]]], weights: dict[str, float]) -> float:
-    """The prior with the best weighted accuracy; the smallest on a tie."""
-    return max(rows, key=lambda row: (sum(w * row[1][g] for g, w in weights.items()), -row[0]))[0]
+def weighted(result: dict[str, float], weights: dict[str, float]) -> float:
+    """The weighted accuracy over the groups; a group no message falls in counts as 0."""
+    return sum(w * result.get(g, 0.0) for g, w in weights.items())
+
+
+def best(rows: list[tuple[Any, dict[str, float]]], weights: dict[str, float]) -> Any:
+    """The prior (or tuple of priors) with the best weighted accuracy; the smallest on a tie."""
+    return max(rows, key=lambda row: (weighted(row[1], weights), tuple(-x for x in _tuple(row[0]))))[0]
+
+
+def _tuple(value: Any) -> tuple[float, ...]:
+    return value if isinstance(value, tuple) else (value,)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -130,24 +173,41 @@ def main(argv: list[str] | None = None) -> int:
     cv = json.loads(args.cv.read_text(encoding="utf-8"))
 
     cases, services = service_cases(cv, args.pipeline, lexicon())
-    chosen: dict[str, float] = {}
+    relations = fold_relations(cv)
+    chosen: dict[str, float | None] = {}
+    grids = {
+        "prior": [(p, k, r) for p in PRIORS for k in FOLLOW_UP_PRIORS for r in RELATED_PRIORS],
+        "named_prior": [(p, None, 1.0) for p in PRIORS],
+    }
     for which, title in (("prior", "messages that name no catalog service"),
                          ("named_prior", "messages that name it, alone or by a shared name")):
-        print(f"service in a conversation, {title} ({len(cases)} questions x {len(services)} services)")
+        played = plays(cases, services, which, relations)
+        print(f"service in a conversation, {title} ({len(played)} plays of {len(cases)} questions"
+              f" in conversations about {len(services)} services)")
         weights = WEIGHTS[which]
-        print(f"{'prior':>6} {'follow-up':>10} {'same':>7} {'switch':>7} {'weighted':>9}"
-              f" {'wrong f-u':>10} {'wrong sw':>9}   weights "
-              + ", ".join(f"{g} {w:.2f}" for g, w in weights.items()))
+        header = (f"{'prior':>6} {'none':>5} {'related':>7} {'follow-up':>10} {'same':>7} {'switch':>7}"
+                  f" {'related':>8} {'weighted':>9} {'wrong f-u':>10} {'wrong sw':>9} {'wrong rel':>9}")
+        print(header + "   weights " + ", ".join(f"{g} {w:.3f}" for g, w in weights.items()))
         rows = []
-        for prior in PRIORS:
-            r = replay_service(cases, services, {which: prior}, args.threshold, args.margin, which)
-            rows.append((prior, r))
-            cells = [r.get(g, float("nan")) for g in ("follow-up", "same", "switch",
-                                                       "wrong follow-up", "wrong switch")]
-            weighted = sum(w * r[g] for g, w in weights.items())
-            print(f"{prior:>6g} {cells[0]:>10.3f} {cells[1]:>7.3f} {cells[2]:>7.3f} {weighted:>9.3f}"
-                  f" {cells[3]:>10.3f} {cells[4]:>9.3f}")
-        chosen[which] = best(rows, weights)
+        for prior, follow_up_prior, related_prior in grids[which]:
+            settings = {"prior": prior, "follow_up_prior": follow_up_prior, "related_prior": related_prior}
+            rows.append(((prior, follow_up_prior or prior, related_prior),
+                         replay_service(played, settings, args.threshold, args.margin)))
+        # The whole grid of `prior` is long: the best rows, and each prior's own (none = prior, no
+        # related prior), which is how ConversationContext weighed a message before.
+        ranked = sorted(rows, key=lambda row: -weighted(row[1], weights))
+        shown = ranked[:12] + [row for row in rows if row[0][1] == row[0][0] and row[0][2] == 1.0
+                               and row not in ranked[:12]]
+        for (prior, follow_up_prior, related_prior), r in shown:
+            cells = [r.get(g, float("nan"))
+                     for g in (*GROUPS, "wrong follow-up", "wrong switch", "wrong related")]
+            print(f"{prior:>6g} {follow_up_prior:>5g} {related_prior:>7g} " + " ".join(
+                f"{c:>{w}.3f}" for c, w in zip(cells[:4], (10, 7, 7, 8), strict=True))
+                + f" {weighted(r, weights):>9.3f} "
+                + " ".join(f"{c:>{w}.3f}" for c, w in zip(cells[4:], (10, 9, 9), strict=True)))
+        chosen[which], follow_up_prior, related_prior = best(rows, weights)
+        if which == "prior":
+            chosen["follow_up_prior"], chosen["related_prior"] = follow_up_prior, related_prior
         print()
 
     print("\nintent in a conversation (accuracy, FallbackClassifier included)")
@@ -159,7 +219,8 @@ def main(argv: list[str] | None = None) -> int:
         mean = (r["follow-up"] + r["service"] + r["other"]) / 3
         print(f"{prior:>6g} {r['follow-up']:>10.3f} {r['service']:>8.3f} {r['other']:>7.3f} {mean:>7.3f}")
     intent_prior = best(rows, {"follow-up": 1 / 3, "service": 1 / 3, "other": 1 / 3})
-    print(f"\nchosen: prior {chosen['prior']:g}, named_prior {chosen['named_prior']:g},"
+    print(f"\nchosen: prior {chosen['prior']:g}, follow_up_prior {chosen['follow_up_prior']:g},"
+          f" related_prior {chosen['related_prior']:g}, named_prior {chosen['named_prior']:g},"
           f" intent_prior {intent_prior:g}")
     return 0
 

@@ -629,6 +629,7 @@ def main(argv: list[str] | None = None) -> int:
                 "service": e.service,
                 "topic": e.topic,
                 "from_lexicon": e.from_lexicon,
+                "after": e.after,
                 "fold": fold_of[i],
             }
             for i, e in enumerate(corpus.examples)

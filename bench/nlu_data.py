@@ -19,6 +19,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.nlu import thai_text
+from bot.nlu.conversation_context import AFTER_KEY, after_label
 from bot.nlu.label_classifier import metadata_label
 from contract.replies import ASK_INTENT
 
@@ -37,6 +38,8 @@ class Example:
     # Generated from the catalog's names (data/nlu/lexicon.yml), not written by hand.
     from_lexicon: bool
     entities: tuple[dict, ...] = ()
+    # A follow-up that moves to `service` from this related service (its `after` metadata).
+    after: str | None = None
 
     def label(self, name: str) -> str | None:
         return {"intent": self.intent, "service": self.service, "topic": self.topic}[name]
@@ -75,6 +78,8 @@ def to_message(example: Example, intent: str | None = None) -> Message:
     metadata = {}
     if example.intent == ASK_INTENT:
         metadata = {"example": {"service": example.service, "topic": example.topic}}
+        if example.after:
+            metadata["example"][AFTER_KEY] = example.after
     data: dict = {TEXT: example.text, INTENT: intent or example.intent, "metadata": metadata}
     if example.entities and intent is None:
         data[ENTITIES] = [dict(e) for e in example.entities]
@@ -100,6 +105,7 @@ def load_corpus(data_dir: Path = DATA_DIR) -> Corpus:
                 topic=metadata_label(message, "topic") if ask else None,
                 from_lexicon=message.get(TEXT) in lexicon_texts,
                 entities=tuple(message.get(ENTITIES) or ()),
+                after=after_label(message) if ask else None,
             )
         )
     return Corpus(examples, data.lookup_tables, data.regex_features, data.entity_synonyms)

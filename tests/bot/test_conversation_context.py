@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+from rasa.engine.graph import ExecutionContext, GraphSchema
+from rasa.engine.storage.local_model_storage import LocalModelStorage
+from rasa.engine.storage.resource import Resource
 from rasa.shared.core.events import SlotSet, UserUttered
 from rasa.shared.core.slots import TextSlot
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.nlu.conversation_context import ConversationContext, discussed_services
 from bot.nlu.service_classifier import service_verdict
@@ -124,3 +129,73 @@ def test_with_nothing_discussed_a_detail_naming_a_service_asks_about_it() -> Non
     for mentions, tracker in ((shared, None), ((), None), (named, conversation("passport"))):
         message = parsed(intents, ranking(("passport", 0.9), ("none", 0.1)), mentions=mentions)
         assert run(message, tracker, intent_prior=1.0).get(INTENT)["name"] == "inform"
+
+
+def test_a_related_service_told_in_other_words_is_where_the_follow_up_goes() -> None:
+    # A follow-up in a conversation about filing whose words lean to the refund.
+    leaning = ranking(("none", 0.55), ("tax-refund", 0.4), ("passport", 0.05))
+    relations = {"income-tax-filing": ["tax-refund"]}
+    context = ConversationContext({"prior": 1.5, "related_prior": 4.0}, relations=relations)
+    asked = ranking(("ask_service", 0.9))
+    out = context.process([parsed(asked, leaning)], conversation("income-tax-filing"))[0]
+    assert out.get("service")["name"] == "tax-refund"
+    # The same words in a conversation the refund is not related to stay there.
+    out = context.process([parsed(asked, leaning)], conversation("passport"))[0]
+    assert out.get("service")["name"] == "passport"
+    # Without the relation the discussed service keeps it.
+    plain = ConversationContext({"prior": 1.5, "related_prior": 4.0})
+    out = plain.process([parsed(asked, leaning)], conversation("income-tax-filing"))[0]
+    assert out.get("service")["name"] == "income-tax-filing"
+
+
+def test_a_name_decides_without_the_related_prior() -> None:
+    # ใบขับขี่ names both licences: in a conversation about renewing, the words decide between
+    # them, and the first licence's relation to renewing does not tip them.
+    shared = [{"text": "ใบขับขี่", "services": ["driving-licence-new", "driving-licence-renewal"]}]
+    words = ranking(("driving-licence-renewal", 0.5), ("driving-licence-new", 0.4), ("none", 0.1))
+    context = ConversationContext({"named_prior": 1.0, "related_prior": 8.0},
+                                  relations={"driving-licence-renewal": ["driving-licence-new"]})
+    out = context.process([parsed(ranking(("ask_service", 0.9)), words, shared)],
+                          conversation("driving-licence-renewal"))[0]
+    assert out.get("service")["ranking"][0]["name"] == "driving-licence-renewal"
+
+
+def test_training_learns_the_relations_from_the_examples_after_metadata(tmp_path: Path) -> None:
+    def example(text: str, service: str, after: str | None = None) -> Message:
+        intent_level = {"service": service, **({"after": after} if after else {})}
+        return Message(data={TEXT: text, INTENT: "ask_service", "metadata": {"intent": intent_level}})
+
+    data = TrainingData([
+        example("ก", "tax-refund", "income-tax-filing"),
+        example("ข", "income-tax-filing", "tax-refund"),
+        example("ค", "digital-id", "id-card"),
+        example("ง", "passport"),
+    ])
+    storage = LocalModelStorage(tmp_path)
+    resource = Resource("context")
+    config = ConversationContext.get_default_config()
+    context = ExecutionContext(GraphSchema({}))
+    trained = ConversationContext.create(config, storage, resource, context)
+    trained.train(data)
+    expected = {"id-card": ["digital-id"], "income-tax-filing": ["tax-refund"],
+                "tax-refund": ["income-tax-filing"]}
+    assert trained.relations == expected
+    assert ConversationContext.load(config, storage, resource, context).relations == expected
+
+
+def test_none_weighs_the_follow_up_prior_and_the_services_own_words_the_prior() -> None:
+    # Words that point at vehicle tax more than at nothing, in a conversation about passports:
+    # `none` counted as strongly as the passport's own words keeps the passport; counted twice
+    # (follow_up_prior 2) the words switch.
+    leaning = ranking(("vehicle-tax", 0.65), ("none", 0.3), ("id-card", 0.05))
+    asked = ranking(("ask_service", 0.9))
+    same = ConversationContext({"prior": 16.0})
+    out = same.process([parsed(asked, leaning)], conversation("passport"))[0].get("service")
+    assert out["name"] == "passport"
+    split = ConversationContext({"prior": 16.0, "follow_up_prior": 2.0})
+    out = split.process([parsed(asked, leaning)], conversation("passport"))[0].get("service")
+    assert out["ranking"][0]["name"] == "vehicle-tax"
+    # Words that point at the passport itself still weigh `prior`.
+    own = ranking(("vehicle-tax", 0.65), ("passport", 0.3), ("none", 0.05))
+    out = split.process([parsed(asked, own)], conversation("passport"))[0].get("service")
+    assert out["name"] == "passport"
