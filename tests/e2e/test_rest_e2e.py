@@ -162,6 +162,32 @@ def test_the_situation_decides_and_the_conversation_keeps_it(chat: Conversation)
     assert "505" in text
 
 
+@pytest.mark.parametrize(
+    "turns",
+    [
+        # After filing taxes, money taken off too much is the refund; the next follow-up stays there.
+        [("ยื่นภาษีเงินได้ปีนี้ต้องใช้เอกสารอะไรบ้างครับ", "income-tax-filing"),
+         ("ปีที่แล้วโดนหักไปเยอะมาก จะได้เงินส่วนนั้นกลับมาไหม", "tax-refund"),
+         ("ต้องรอกี่วันครับ", "tax-refund")],
+        # After section 40, having worked for a company and left is section 39.
+        [("สมัครมาตรา 40 ยังไงครับ", "social-security-40"),
+         ("แต่ผมเคยทำงานบริษัทมาแล้วลาออก จะส่งต่อเองได้ไหม", "social-security-39")],
+        # After the disability card, a monthly payment for disabled people is the allowance.
+        [("บัตรประจำตัวคนพิการใช้เอกสารอะไรบ้าง", "disability-card"),
+         ("มีเงินช่วยเหลือรายเดือนให้คนพิการด้วยไหม สมัครที่ไหน", "disability-allowance")],
+        # An ordinary follow-up after filing stays with filing.
+        [("ยื่นภาษีออนไลน์ต้องทำยังไงครับ", "income-tax-filing"),
+         ("ถ้ายื่นช้าจะโดนปรับไหม", "income-tax-filing")],
+    ],
+)
+def test_a_related_service_told_in_other_words_takes_the_follow_up(
+    chat: Conversation, turns: list[tuple[str, str]]
+) -> None:
+    for text, service in turns:
+        envelope, _ = chat.say(text)
+        assert (envelope["kind"], envelope.get("service_id")) == ("answer", service), text
+
+
 def test_a_short_follow_up_is_not_out_of_scope_in_a_conversation(chat: Conversation) -> None:
     assert chat.say("อยากจดทะเบียนพาณิชย์ร้านขายของออนไลน์ค่ะ")[0].get("service_id") == "commercial-registration"
     envelope, _ = chat.say("มีเบอร์ให้โทรถามไหมคะ")
