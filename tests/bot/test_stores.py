@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import multiprocessing
 import os
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
+import aio_pika
 import pytest
 import redis
 import sqlalchemy as sa
@@ -173,8 +176,42 @@ class RecordingBroker(EventBroker):
 def test_endpoints_yml_publishes_to_the_stacks_own_rabbitmq_queue(monkeypatch: pytest.MonkeyPatch) -> None:
     endpoint_environment(monkeypatch, DB_NAME)
     config = read_endpoint_config(str(REPO_ROOT / "endpoints.yml"), "event_broker")
-    assert config.type == "pika" and config.url == "127.0.0.1"
+    assert config.type == "bot.event_broker.LeanPikaEventBroker" and config.url == "127.0.0.1"
     assert config.kwargs["queues"] == ["rasa_events.test"] and config.kwargs["exchange_name"] == "rasa.test"
+
+
+def test_lean_broker_publishes_what_rasas_pika_broker_publishes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Built by Rasa's own factory from endpoints.yml (a class Rasa cannot import would leave the
+    stack with no broker and only a warning), against the machine's RabbitMQ."""
+    queue = f"rasa_events.test-{uuid.uuid4().hex[:8]}"
+    endpoint_environment(monkeypatch, DB_NAME)
+    monkeypatch.setenv("RABBITMQ_EXCHANGE", f"rasa.{queue}")
+    monkeypatch.setenv("RABBITMQ_QUEUE", queue)
+    config = read_endpoint_config(str(REPO_ROOT / "endpoints.yml"), "event_broker")
+    event = {"sender_id": "s-1", **UserUttered("ทำพาสปอร์ตกี่บาท", parse_data={
+        "intent": {"name": "ask_service", "confidence": 0.9}, "entities": [], "text": "ทำพาสปอร์ตกี่บาท",
+        "service_ranking": [{"name": "passport", "confidence": 0.9}]}).as_dict()}
+
+    async def publish(broker_config: Any) -> tuple[str, bytes, Any]:
+        broker = await EventBroker.create(broker_config)
+        assert broker is not None and broker.is_ready()
+        broker.publish(event)
+        await asyncio.gather(*broker._background_tasks)
+        connection = await aio_pika.connect(host="127.0.0.1", login="guest", password="guest")
+        async with connection:
+            channel = await connection.channel()
+            received = await channel.get_queue(queue)
+            message = await received.get(timeout=5)
+            await message.ack()
+            await received.delete(if_unused=False, if_empty=False)
+        await broker.close()
+        return type(broker).__name__, message.body, message.delivery_mode
+
+    lean_class, lean_body, lean_mode = asyncio.run(publish(config))
+    config.type = "pika"
+    rasa_class, rasa_body, rasa_mode = asyncio.run(publish(config))
+    assert (lean_class, rasa_class) == ("LeanPikaEventBroker", "PikaEventBroker")
+    assert (lean_body, lean_mode) == (rasa_body, rasa_mode) and json.loads(lean_body) == event
 
 
 def test_fast_store_publishes_each_new_event_once_after_storing_it(database: str) -> None:
