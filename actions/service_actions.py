@@ -87,6 +87,23 @@ def clarify(
     return []
 
 
+def _one_answer_for_all(question: Question, tracker: Tracker) -> Question | None:
+    """The question about the service being discussed, when the words leave it between that
+    service and others whose records say the same on the topic asked: asking back which one
+    ("สรรพากรเบอร์อะไร" about a refund: filing or refund, one hotline) would answer nothing."""
+    current = tracker.get_slot("service")
+    if current not in question.candidates or len(question.candidates) < 2 or question.topic == "overview":
+        return None
+    known = known_details(tracker.current_slot_values())
+    try:
+        answers = [facts(client().service(s)[0], question.topic, known) for s in question.candidates]
+    except (CatalogUnavailable, ServiceNotFound):
+        return None
+    if not answers[0] or any(a != answers[0] for a in answers[1:]):
+        return None
+    return Question(current, question.topic, question.confidence, fallback_topics=question.fallback_topics)
+
+
 def _faq_match(tracker: Tracker, question: Question) -> str | None:
     """The FAQ entry the NLU matched to the citizen's latest question (bot/nlu/faq_matcher.py).
 
@@ -134,6 +151,8 @@ class ActionAnswerService(Action):
     def respond(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, question: Question
     ) -> list[EventType]:
+        if question.needs_clarifying:
+            question = _one_answer_for_all(question, tracker) or question
         if question.needs_clarifying:
             return clarify(dispatcher, question, tracker)
         try:

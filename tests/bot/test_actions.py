@@ -462,6 +462,43 @@ def test_an_ambiguous_service_is_asked_back_with_buttons(live_catalog: str) -> N
         assert button["title"] == record_of(live_catalog, service)["name"]["th"]
 
 
+def tax_question(topic: str, discussed: str | None) -> Tracker:
+    both = ["income-tax-filing", "tax-refund"]
+    return tracker(
+        "ติดต่อสรรพากรได้ทางไหน",
+        service="income-tax-filing",
+        service_confidence=0.5,
+        ambiguous=True,
+        service_ranking=ranking(("income-tax-filing", 0.5), ("tax-refund", 0.45), ("none", 0.05)),
+        mentions=[{"text": "สรรพากร", "services": both}],
+        topic=topic,
+        slots={"service": discussed, "topic": "steps" if discussed else None},
+    )
+
+
+def test_services_that_answer_alike_are_not_asked_back_in_their_conversation(live_catalog: str) -> None:
+    filing, refund = (record_of(live_catalog, s) for s in ("income-tax-filing", "tax-refund"))
+    assert filing["contact"] == refund["contact"]
+    assert filing["competent_authority"] == refund["competent_authority"]
+    messages, events = run(ActionAnswerService(), tax_question("contact", "tax-refund"))
+    reply = envelope(messages)
+    assert (reply["kind"], reply["service_id"], reply["topic"]) == ("answer", "tax-refund", "contact")
+    assert refund["contact"]["hotline"] in text_of(messages)
+    assert SlotSet("service", "tax-refund") in events
+
+
+def test_services_that_answer_differently_are_asked_back_in_their_conversation(live_catalog: str) -> None:
+    filing, refund = (record_of(live_catalog, s) for s in ("income-tax-filing", "tax-refund"))
+    assert filing["documents"] != refund["documents"]
+    reply = envelope(run(ActionAnswerService(), tax_question("documents", "tax-refund"))[0])
+    assert reply["kind"] == "clarify" and reply["options"] == ["income-tax-filing", "tax-refund"]
+
+
+def test_services_that_answer_alike_are_asked_back_with_nothing_discussed(live_catalog: str) -> None:
+    reply = envelope(run(ActionAnswerService(), tax_question("contact", None))[0])
+    assert reply["kind"] == "clarify"
+
+
 def test_a_follow_up_with_nothing_discussed_is_asked_back(live_catalog: str) -> None:
     trk = tracker(
         "แล้วต้องเตรียมอะไรไปบ้าง", service="none", service_ranking=ranking(("none", 0.9)), topic="documents"
