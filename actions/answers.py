@@ -62,12 +62,34 @@ def personal_lead(record: dict[str, Any], topic: str, known: dict[str, Any]) -> 
         if topic != "fee" and first.get("amount"):
             then = f" เมื่ออายุครบ {first['applies_to']['age_min']:g} ปี จะได้ {_amount_phrase(first)}"
         return f"{who} ยังไม่ถึงเกณฑ์ค่ะ{then} เกณฑ์มีดังนี้", False
-    amounts = " หรือ ".join(_amount_phrase(item) for item in fitting)
+    others = _other_ages(items, known, amount_topic)
     if topic == "eligibility":
-        return f"{who} อยู่ในเกณฑ์อายุที่ได้ {amounts} หากมีคุณสมบัติครบตามนี้ค่ะ", False
-    if all(item.get("amount") == 0 for item in fitting):
-        return f"{who} {amounts}ค่ะ", True
-    return f"{who} {'ได้' if topic == 'benefit' else 'เสียค่าธรรมเนียม'} {amounts}ค่ะ", True
+        amounts = " หรือ ".join(_amount_phrase(item) for item in fitting)
+        return f"{who} อยู่ในเกณฑ์อายุที่ได้ {amounts}{others} หากมีคุณสมบัติครบตามนี้ค่ะ", False
+    return f"{who} {_amounts(fitting, topic)}{others}ค่ะ", True
+
+
+def _amounts(items: list[dict[str, Any]], topic: str) -> str:
+    """What a person gets or pays: "ได้ 700 บาทต่อเดือน", "เสียค่าธรรมเนียม 505 บาท", "ไม่เสียค่าธรรมเนียม"."""
+    amounts = " หรือ ".join(_amount_phrase(item) for item in items)
+    if all(item.get("amount") == 0 for item in items):
+        return amounts
+    return f"{'เสียค่าธรรมเนียม' if topic == 'fee' else 'ได้'} {amounts}"
+
+
+def _other_ages(items: list[dict[str, Any]], known: dict[str, Any], topic: str) -> str:
+    """The other ages the message told, where their amounts differ from the person's: "ส่วนอายุ 70 ปี
+    ได้ 700 บาทต่อเดือน" for someone of 69 who turns 70 soon (or a second person)."""
+    mine = [item for item in items if fits(item, known)]
+    parts = []
+    for age in known.get("other_ages") or ():
+        other = {**known, "age": age}
+        fitting = [item for item in items if fits(item, other)]
+        if age == known.get("age") or fitting == mine:
+            continue
+        outside = "ยังไม่ถึงเกณฑ์" if below_every_tier(items, other) else "ไม่อยู่ในเกณฑ์"
+        parts.append(f" ส่วนอายุ {age:g} ปี {_amounts(fitting, topic) if fitting else outside}")
+    return "".join(parts)
 
 
 def personal_note(record: dict[str, Any], known: dict[str, Any]) -> str | None:

@@ -99,6 +99,14 @@ def known_details(slots: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def ages_told(message: dict[str, Any] | None) -> list[float]:
+    """Every age a message tells, in reading order and once each: "อายุ 69 จะครบ 70" tells 69 and 70
+    (the age slot keeps one of them, as Rasa's slot mapping picks it)."""
+    entities = [e for e in (message or {}).get("entities") or [] if e.get("entity") == "age"]
+    ages = (number_in(e.get("value")) for e in sorted(entities, key=lambda e: e.get("start") or 0))
+    return list(dict.fromkeys(age for age in ages if age is not None))
+
+
 def deciding_details(items: list[dict[str, Any]], known: dict[str, Any]) -> list[str]:
     """The known details that the amounts depend on, in a fixed order."""
     keys = {SLOT_OF_KEY[k] for item in items for k in (item.get("applies_to") or {}) if k in SLOT_OF_KEY}

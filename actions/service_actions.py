@@ -12,7 +12,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.answers import compose, compose_faq, facts
 from actions.catalog import client
 from actions.catalog_client import Catalog, CatalogUnavailable, ServiceNotFound
-from actions.details import SLOT_OF_KEY, known_details, needed_details
+from actions.details import SLOT_OF_KEY, ages_told, known_details, needed_details
 from actions.envelope import ask_payload, human_button, previous_kind, send
 from actions.understanding import Question, understand
 from contract.replies import (
@@ -171,6 +171,7 @@ class ActionAnswerService(Action):
         if answered is not None:
             return answered
         known = known_details(tracker.current_slot_values())
+        known["other_ages"] = ages_told(tracker.latest_message)
         intent = ((tracker.latest_message or {}).get("intent") or {}).get("name")
         if intent == ASK_INTENT and not _form_ran(tracker) and needed_details(record, question.topic, known):
             # A new question whose answer depends on the person: the form asks first. Once

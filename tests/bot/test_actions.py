@@ -304,6 +304,25 @@ def test_an_age_told_with_another_question_adds_the_persons_amount(live_catalog:
     assert "800 บาท" not in text_of(run(ActionAnswerService(), later)[0])
 
 
+def test_two_ages_in_one_message_are_both_answered(live_catalog: str) -> None:
+    # Someone about to move up a tier (or a second person): both amounts, each from the record.
+    ages = [{"entity": "age", "value": "ครบ 80", "start": 20},
+            {"entity": "age", "value": "อายุ 79", "start": 3}]
+    trk = tracker("ตาอายุ 79 เดือนหน้าก็ครบ 80 แล้ว ได้เบี้ยเท่าไหร่", service="elderly-allowance",
+                  topic="benefit", entities=ages, slots={"age": 79.0, "person": "คุณตา"})  # fmt: skip
+    text = text_of(run(ActionAnswerService(), trk)[0])
+    assert "คุณตาอายุ 79 ปี ได้ 700 บาทต่อเดือน ส่วนอายุ 80 ปี ได้ 800 บาทต่อเดือนค่ะ" in text
+    # The same tier twice says it once; an age below every tier is told so.
+    same = [{"entity": "age", "value": "71 ปี"}, {"entity": "age", "value": "72"}]
+    trk = tracker("แม่ 71 ปีแล้ว ปีหน้า 72 ได้เท่าไหร่", service="elderly-allowance", topic="benefit",
+                  entities=same, slots={"age": 71.0})  # fmt: skip
+    assert "ส่วนอายุ" not in text_of(run(ActionAnswerService(), trk)[0])
+    young = [{"entity": "age", "value": "อายุ 61"}, {"entity": "age", "value": "อายุ 58"}]
+    trk = tracker("พ่ออายุ 61 แม่อายุ 58 ได้เบี้ยเท่าไหร่", service="elderly-allowance", topic="benefit",
+                  entities=young, slots={"age": 61.0})  # fmt: skip
+    assert "ได้ 600 บาทต่อเดือน ส่วนอายุ 58 ปี ยังไม่ถึงเกณฑ์ค่ะ" in text_of(run(ActionAnswerService(), trk)[0])
+
+
 def test_an_age_that_picks_no_single_amount_adds_nothing(live_catalog: str) -> None:
     age = [{"entity": "age", "value": "อายุ 55"}]
     trk = tracker("อายุ 55 สมัครที่ไหน", service="elderly-allowance", topic="channels", entities=age,
