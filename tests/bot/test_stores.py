@@ -204,6 +204,7 @@ def test_lean_broker_publishes_what_rasas_pika_broker_publishes(monkeypatch: pyt
             message = await received.get(timeout=5)
             await message.ack()
             await received.delete(if_unused=False, if_empty=False)
+            await (await channel.get_exchange(f"rasa.{queue}")).delete()
         await broker.close()
         return type(broker).__name__, message.body, message.delivery_mode
 
